@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: MIT
+#
+# bpf/*.bpf.c -> build/bpf/*.bpf.o -> build/*.skel.h -> htmd, htmctl.
+# `make test` builds everything, the unit tests twice (plain and ASan+UBSan)
+# and runs all three tiers through tests/run.sh.
+
+BUILD	?= build
+CC	?= gcc
+CLANG	?= clang
+BPFTOOL	?= bpftool
+ARCH	:= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+PKGS		:= libbpf liburing libcjson libnl-genl-3.0 libcrypto zlib
+PKG_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lm
+
+WARN		:= -Wall -Wextra -Werror
+CFLAGS		?= -O2 -g
+ALL_CFLAGS	:= $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser \
+		   -I$(BUILD) $(PKG_CFLAGS)
+SAN_FLAGS	:= -fsanitize=address,undefined -fno-omit-frame-pointer \
+		   -fno-sanitize-recover=undefined
+# BPF_PROG() declares ctx and every tracepoint argument, used or not
+BPF_CFLAGS	:= -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) \
+		   -Wno-unused-parameter -I. -Iinclude
+
+CORE_SRC	:= $(wildcard user/core/*.c)
+SYS_SRC		:= $(wildcard user/sys/*.c)
+DAEMON_SRC	:= $(wildcard user/*.c)
+CTL_SRC		:= $(wildcard tools/*.c)
+BPF_SRC		:= $(wildcard bpf/*.bpf.c)
+UNIT_SRC	:= $(wildcard tests/unit/test_*.c)
+TESTBIN_SRC	:= $(wildcard tests/bin/*.c)
+
+obj		= $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+asan_obj	= $(patsubst %.c,$(BUILD)/asan/%.o,$(1))
+SKELS		:= $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRC))
+UNIT_BINS	:= $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
+ASAN_BINS	:= $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/unit/%,$(UNIT_SRC))
+TEST_BINS	:= $(patsubst tests/bin/%.c,$(BUILD)/tests/bin/%,$(TESTBIN_SRC))
+
+.PHONY: all deps test unit vmtest bench fuzz vmlinux clean
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+all: $(BUILD)/htmd $(BUILD)/htmctl
+
+deps:
+	sh scripts/deps.sh --test
+
+# --- BPF: compile, link with bpftool (drops DWARF, keeps BTF), skeleton ---
+$(BUILD)/bpf/%.tmp.bpf.o: bpf/%.bpf.c vmlinux.h $(wildcard include/htm/*.h bpf/*.bpf.h)
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bpf/%.bpf.o: $(BUILD)/bpf/%.tmp.bpf.o
+	$(BPFTOOL) gen object $@ $<
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+# --- userspace ---
+$(BUILD)/obj/%.o: %.c | $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/asan/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libhtm-core.a: $(call obj,$(CORE_SRC))
+	$(AR) rcs $@ $^
+
+$(BUILD)/libhtm-sys.a: $(call obj,$(SYS_SRC))
+	$(AR) rcs $@ $^
+
+$(BUILD)/htmd: $(call obj,$(DAEMON_SRC)) $(BUILD)/libhtm-sys.a $(BUILD)/libhtm-core.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/htmctl: $(call obj,$(CTL_SRC)) $(BUILD)/libhtm-core.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# --- tests ---
+$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libhtm-core.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/asan/tests/unit/%: $(BUILD)/asan/tests/unit/%.o $(call asan_obj,$(CORE_SRC))
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/bin/%: $(BUILD)/obj/tests/bin/%.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+unit: $(UNIT_BINS) $(ASAN_BINS)
+
+test: all unit $(TEST_BINS)
+	tests/run.sh $(BUILD)
+
+vmtest: all $(TEST_BINS)
+	TESTS=vm tests/run.sh $(BUILD)
+
+# vmlinux.h comes from a 6.1 kernel's BTF (the VM tier's kernel), so that
+# CO-RE relocations are checked against the oldest kernel we test.
+VMLINUZ ?= $(lastword $(wildcard /boot/vmlinuz-6.1.*))
+vmlinux:
+	sh scripts/vmlinux-h.sh $(VMLINUZ) > vmlinux.h.tmp && mv vmlinux.h.tmp vmlinux.h
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

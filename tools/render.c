@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: MIT
+#include <stdbool.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/duration.h"
+#include "render.h"
+
+static const char *str(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static bool num(const cJSON *o, const char *k, double *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	if (!cJSON_IsNumber(v))
+		return false;
+	*out = v->valuedouble;
+	return true;
+}
+
+static double now_real(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const char *ago(double then, char *buf, size_t len)
+{
+	char d[32];
+	double s = now_real() - then;
+
+	htm_duration_format(s > 0 ? (uint64_t)(s * 1e3) * HTM_NSEC_PER_MSEC : 0,
+			    d, sizeof(d));
+	snprintf(buf, len, "%s ago", d);
+	return buf;
+}
+
+static const char *clock_time(double t, char *buf, size_t len)
+{
+	time_t secs = (time_t)t;
+	struct tm tm;
+
+	localtime_r(&secs, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S %z", &tm);
+	return buf;
+}
+
+static const char *duration(double seconds, char *buf, size_t len)
+{
+	return htm_duration_format((uint64_t)(seconds * 1e3) * HTM_NSEC_PER_MSEC,
+				   buf, len);
+}
+
+static void outcome(const cJSON *t, char *buf, size_t len)
+{
+	double code, sig;
+
+	if (num(t, "exit_code", &code))
+		snprintf(buf, len, "exit %d", (int)code);
+	else if (num(t, "signal", &sig))
+		snprintf(buf, len, "signal %d", (int)sig);
+	else
+		snprintf(buf, len, "-");
+}
+
+void render_task_table(FILE *f, const cJSON *tasks)
+{
+	const cJSON *t;
+	char age[48], how[32];
+	double id = 0, uid = 0, at;
+
+	fprintf(f, "%-6s %-10s %-8s %-13s %-6s %-14s %-9s %s\n", "ID", "STATE",
+		"PRIO", "ORIGIN", "UID", "SUBMITTED", "RESULT", "NAME");
+	cJSON_ArrayForEach(t, tasks) {
+		num(t, "id", &id);
+		num(t, "uid", &uid);
+		if (!num(t, "submitted_at", &at))
+			at = now_real();
+		outcome(t, how, sizeof(how));
+		fprintf(f, "%-6.0f %-10s %-8s %-13s %-6.0f %-14s %-9s %s\n", id,
+			str(t, "state"), str(t, "priority"), str(t, "origin"), uid,
+			ago(at, age, sizeof(age)), how, str(t, "name"));
+	}
+}
+
+void render_task_outcome(FILE *f, const cJSON *task)
+{
+	char how[32];
+	const char *reason = str(task, "reason");
+	double id = 0;
+
+	num(task, "id", &id);
+	outcome(task, how, sizeof(how));
+	fprintf(f, "task %.0f %s", id, str(task, "state"));
+	if (strcmp(how, "-"))
+		fprintf(f, " (%s)", how);
+	if (reason)
+		fprintf(f, ": %s", reason);
+	fputc('\n', f);
+}
+
+void render_task(FILE *f, const cJSON *t)
+{
+	static const char *const times[] = { "submitted_at", "started_at",
+					     "finished_at", "deadline" };
+	const cJSON *a, *argv = cJSON_GetObjectItemCaseSensitive(t, "argv");
+	char buf[64];
+	double v = 0, started, finished;
+
+	num(t, "id", &v);
+	fprintf(f, "%-12s %.0f\n", "id:", v);
+	fprintf(f, "%-12s %s\n", "name:", str(t, "name"));
+	fprintf(f, "%-12s", "command:");
+	cJSON_ArrayForEach(a, argv)
+		fprintf(f, " %s", a->valuestring);
+	fputc('\n', f);
+	fprintf(f, "%-12s %s\n", "state:", str(t, "state"));
+	if (str(t, "reason"))
+		fprintf(f, "%-12s %s\n", "reason:", str(t, "reason"));
+	fprintf(f, "%-12s %s\n", "priority:", str(t, "priority"));
+	fprintf(f, "%-12s %s\n", "origin:", str(t, "origin"));
+	fprintf(f, "%-12s %s\n", "risk:", str(t, "risk"));
+	if (num(t, "uid", &v))
+		fprintf(f, "%-12s %.0f\n", "uid:", v);
+	if (num(t, "pid", &v))
+		fprintf(f, "%-12s %.0f\n", "pid:", v);
+	if (str(t, "cgroup"))
+		fprintf(f, "%-12s %s\n", "cgroup:", str(t, "cgroup"));
+	outcome(t, buf, sizeof(buf));
+	fprintf(f, "%-12s %s\n", "result:", buf);
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		if (!num(t, times[i], &v))
+			continue;
+		char label[32];
+
+		snprintf(label, sizeof(label), "%.*s:",
+			 (int)strcspn(times[i], "_"), times[i]);
+		fprintf(f, "%-12s %s\n", label, clock_time(v, buf, sizeof(buf)));
+	}
+	if (num(t, "started_at", &started)) {
+		if (!num(t, "finished_at", &finished))
+			finished = now_real();
+		fprintf(f, "%-12s %s\n", "runtime:",
+			duration(finished - started, buf, sizeof(buf)));
+	}
+	if (num(t, "timeout", &v))
+		fprintf(f, "%-12s %s\n", "timeout:", duration(v, buf, sizeof(buf)));
+	if (num(t, "sla", &v))
+		fprintf(f, "%-12s %s\n", "sla:", duration(v, buf, sizeof(buf)));
+	if (str(t, "batch"))
+		fprintf(f, "%-12s %s\n", "batch:", str(t, "batch"));
+	if (str(t, "log"))
+		fprintf(f, "%-12s %s\n", "log:", str(t, "log"));
+}
+
+static void render_names(FILE *f, const cJSON *arr)
+{
+	const cJSON *a;
+	bool first = true;
+
+	cJSON_ArrayForEach(a, arr) {
+		fprintf(f, "%s%s", first ? "" : " ", a->valuestring);
+		first = false;
+	}
+	if (first)
+		fprintf(f, "none");
+}
+
+void render_status(FILE *f, const cJSON *s)
+{
+	const cJSON *slots = cJSON_GetObjectItemCaseSensitive(s, "slots");
+	const cJSON *queue = cJSON_GetObjectItemCaseSensitive(s, "queue");
+	const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(s, "tasks");
+	const cJSON *cg = cJSON_GetObjectItemCaseSensitive(s, "cgroup");
+	const cJSON *smp = cJSON_GetObjectItemCaseSensitive(s, "sampler");
+	const cJSON *c;
+	char buf[64];
+	double v = 0, w = 0;
+
+	num(s, "pid", &v);
+	fprintf(f, "htmd %s, pid %.0f, up %s%s\n", str(s, "version"), v,
+		num(s, "uptime", &w) ? duration(w, buf, sizeof(buf)) : "?",
+		cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "observe"))
+			? ", OBSERVE-ONLY (no cgroup writes)" : "");
+	fprintf(f, "config:     %s\n", str(s, "config"));
+	fprintf(f, "socket:     %s\n", str(s, "socket"));
+	fprintf(f, "state dir:  %s\n", str(s, "state_dir"));
+	num(slots, "busy", &v);
+	num(slots, "total", &w);
+	fprintf(f, "slots:      %.0f of %.0f busy\n", v, w);
+	fprintf(f, "queued:    ");
+	cJSON_ArrayForEach(c, queue)
+		fprintf(f, " %s %.0f", c->string, c->valuedouble);
+	fprintf(f, "\ntasks:     ");
+	cJSON_ArrayForEach(c, tasks)
+		if (c->valuedouble > 0)
+			fprintf(f, " %s %.0f", c->string, c->valuedouble);
+	fprintf(f, "\ncgroup:     %s\n", str(cg, "root"));
+	fprintf(f, "enforced:   ");
+	render_names(f, cJSON_GetObjectItemCaseSensitive(cg, "enforced"));
+	fprintf(f, "\nmissing:    ");
+	render_names(f, cJSON_GetObjectItemCaseSensitive(cg, "missing"));
+	fprintf(f, "\ncontrols:  ");
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(cg, "controls"))
+		fprintf(f, " %s %s", c->string, cJSON_IsTrue(c) ? "yes" : "NO");
+	fprintf(f, "\nsampler:    %s", str(smp, "state"));
+	if (str(smp, "reason"))
+		fprintf(f, " (%s)", str(smp, "reason"));
+	if (cJSON_GetObjectItemCaseSensitive(smp, "programs")) {
+		fprintf(f, ", programs: ");
+		render_names(f, cJSON_GetObjectItemCaseSensitive(smp, "programs"));
+	}
+	if (num(smp, "context_switches", &v))
+		fprintf(f, ", %.0f context switches seen", v);
+	fputc('\n', f);
+}

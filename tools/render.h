@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: MIT */
+/* Human-readable output of htmd's JSON for htmctl. */
+#ifndef HTM_TOOLS_RENDER_H
+#define HTM_TOOLS_RENDER_H
+
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+
+void render_task_table(FILE *f, const cJSON *tasks);
+void render_task(FILE *f, const cJSON *task);
+void render_status(FILE *f, const cJSON *status);
+/* "succeeded (exit 0)", "failed (signal 9)": one line about how it ended. */
+void render_task_outcome(FILE *f, const cJSON *task);
+
+#endif

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * htmd's configuration: built-in defaults, overlaid by an optional JSON file
+ * that is checked strictly (unknown keys and wrong types are errors with
+ * the JSON path). Parsing is pure: callers read the file.
+ */
+#ifndef HTM_CORE_CONFIG_H
+#define HTM_CORE_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pathfmt.h"
+#include "task.h"
+
+struct htm_priority_config {
+	uint32_t cpu_weight;		/* cpu.weight, 1..10000 */
+	uint32_t io_weight;		/* io.weight default, 1..10000 */
+	bool cpu_idle;			/* cpu.idle on the class cgroup */
+};
+
+struct htm_config {
+	char socket[108];		/* sun_path */
+	char state_dir[HTM_ROOT_MAX];
+	char cgroup_root[HTM_ROOT_MAX];	/* empty: <cgroup2 mount>/htm.slice */
+	uint32_t slots;			/* 0: one per online CPU */
+	uint32_t history_limit;		/* tasks kept in memory, live ones always */
+	int log_level;			/* syslog level */
+	bool observe;
+	struct htm_priority_config priority[HTM_PRIO_COUNT];
+};
+
+extern const char *const htm_log_level_names[];	/* indexed by syslog level */
+
+void htm_config_defaults(struct htm_config *c);
+/*
+ * Overlay the JSON text onto *c. On error returns -EINVAL, writes
+ * "<json path>: <reason>" (or "line L column C: ..." for bad JSON) to err,
+ * and leaves *c untouched.
+ */
+int htm_config_parse(struct htm_config *c, const char *text, size_t len,
+		     char *err, size_t errlen);
+
+#endif

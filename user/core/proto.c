@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "htm/proto.h"
+
+#include "duration.h"
+#include "proto.h"
+#include "schema.h"
+
+const char *const htm_cmd_names[] = {
+	[HTM_CMD_SUBMIT] = "submit", [HTM_CMD_LIST] = "list",
+	[HTM_CMD_SHOW] = "show", [HTM_CMD_CANCEL] = "cancel",
+	[HTM_CMD_WAIT] = "wait", [HTM_CMD_STATUS] = "status", NULL,
+};
+
+#define R(member) offsetof(struct htm_request, member)
+#define DURATION_MAX (366ull * 86400 * HTM_NSEC_PER_SEC)
+
+#define HEADER_FIELDS                                                         \
+	{ .name = "v", .type = HTM_F_U32, .offset = R(v), .min = 0,           \
+	  .max = UINT32_MAX, .required = true },                              \
+	{ .name = "cmd", .type = HTM_F_STRING, .offset = R(cmd_name),         \
+	  .min = 1, .required = true }
+
+#define ID_FIELD                                                              \
+	{ .name = "id", .type = HTM_F_U64, .offset = R(id), .min = 1,         \
+	  .max = (1ull << 53), .required = true }
+
+static const struct htm_field submit_fields[] = {
+	HEADER_FIELDS,
+	{ .name = "argv", .type = HTM_F_STRINGS, .offset = R(argv), .min = 1,
+	  .max = 4096, .required = true },
+	{ .name = "name", .type = HTM_F_STRING, .offset = R(name), .min = 1 },
+	{ .name = "cwd", .type = HTM_F_STRING, .offset = R(cwd), .min = 1 },
+	{ .name = "batch", .type = HTM_F_STRING, .offset = R(batch), .min = 1 },
+	{ .name = "user", .type = HTM_F_STRING, .offset = R(user), .min = 1 },
+	{ .name = "priority", .type = HTM_F_ENUM, .offset = R(priority),
+	  .names = htm_priority_names },
+	{ .name = "origin", .type = HTM_F_ENUM, .offset = R(origin),
+	  .names = htm_origin_names },
+	{ .name = "risk", .type = HTM_F_ENUM, .offset = R(risk),
+	  .names = htm_risk_names },
+	{ .name = "sla", .type = HTM_F_DURATION, .offset = R(sla_ns),
+	  .min = HTM_NSEC_PER_MSEC, .max = DURATION_MAX },
+	{ .name = "timeout", .type = HTM_F_DURATION, .offset = R(timeout_ns),
+	  .min = HTM_NSEC_PER_MSEC, .max = DURATION_MAX },
+	{ 0 }
+};
+
+static const struct htm_field list_fields[] = {
+	HEADER_FIELDS,
+	{ .name = "state", .type = HTM_F_ENUM, .offset = R(state),
+	  .names = htm_state_names, .present = HTM_PRESENT(struct htm_request, has_state) },
+	{ 0 }
+};
+
+static const struct htm_field id_fields[] = { HEADER_FIELDS, ID_FIELD, { 0 } };
+
+static const struct htm_field wait_fields[] = {
+	HEADER_FIELDS,
+	ID_FIELD,
+	{ .name = "timeout", .type = HTM_F_DURATION, .offset = R(wait_ns),
+	  .min = 0, .max = DURATION_MAX,
+	  .present = HTM_PRESENT(struct htm_request, has_wait) },
+	{ 0 }
+};
+
+static const struct htm_field status_fields[] = { HEADER_FIELDS, { 0 } };
+
+static const struct htm_field *const cmd_fields[HTM_CMD_COUNT] = {
+	[HTM_CMD_SUBMIT] = submit_fields, [HTM_CMD_LIST] = list_fields,
+	[HTM_CMD_SHOW] = id_fields, [HTM_CMD_CANCEL] = id_fields,
+	[HTM_CMD_WAIT] = wait_fields, [HTM_CMD_STATUS] = status_fields,
+};
+
+int htm_request_parse(struct htm_request *req, const char *line, size_t len,
+		      const char **code, char *err, size_t errlen)
+{
+	const char *end = NULL;
+	const cJSON *cmd;
+	int r = -EINVAL;
+
+	memset(req, 0, sizeof(*req));
+	req->priority = HTM_PRIO_NORMAL;
+	req->origin = HTM_ORIGIN_USER_REQUEST;
+	req->risk = HTM_RISK_LOW;
+	*code = HTM_ERR_BAD_REQUEST;
+
+	req->root = cJSON_ParseWithLengthOpts(line, len, &end, false);
+	if (!req->root) {
+		snprintf(err, errlen, "malformed JSON at byte %td",
+			 end ? end - line : (ptrdiff_t)0);
+		goto out;
+	}
+	/* one object per line: anything but blanks after it is an error */
+	for (; end < line + len; end++)
+		if (!strchr(" \t\r", *end)) {
+			snprintf(err, errlen, "trailing data after the JSON object "
+				 "at byte %td", end - line);
+			goto out;
+		}
+	if (!cJSON_IsObject(req->root)) {
+		snprintf(err, errlen, "a request is a JSON object");
+		goto out;
+	}
+	cmd = cJSON_GetObjectItemCaseSensitive(req->root, "cmd");
+	if (!cJSON_IsString(cmd)) {
+		snprintf(err, errlen, "$.cmd: required string missing");
+		goto out;
+	}
+	req->cmd = htm_name_lookup(htm_cmd_names, cmd->valuestring);
+	if (req->cmd < 0) {
+		*code = HTM_ERR_UNKNOWN_CMD;
+		snprintf(err, errlen, "unknown command \"%.64s\"", cmd->valuestring);
+		goto out;
+	}
+	r = htm_schema_decode(cmd_fields[req->cmd], req->root, req, "$", err,
+			      errlen);
+	if (r < 0)
+		goto out;
+	if (req->v != HTM_PROTO_VERSION) {
+		snprintf(err, errlen,
+			 "$.v: unsupported protocol version %u (this htmd speaks %d)",
+			 req->v, HTM_PROTO_VERSION);
+		r = -EINVAL;
+	}
+out:
+	if (r < 0) {
+		cJSON_Delete(req->root);
+		req->root = NULL;
+	}
+	return r;
+}
+
+void htm_request_free(struct htm_request *req)
+{
+	cJSON_Delete(req->root);
+	req->root = NULL;
+}
+
+cJSON *htm_response_ok(void)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return NULL;
+	if (!cJSON_AddNumberToObject(o, "v", HTM_PROTO_VERSION) ||
+	    !cJSON_AddTrueToObject(o, "ok")) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+cJSON *htm_response_error(const char *code, const char *message)
+{
+	cJSON *o = cJSON_CreateObject(), *e;
+
+	if (!o)
+		return NULL;
+	if (!cJSON_AddNumberToObject(o, "v", HTM_PROTO_VERSION) ||
+	    !cJSON_AddFalseToObject(o, "ok") ||
+	    !(e = cJSON_AddObjectToObject(o, "error")) ||
+	    !cJSON_AddStringToObject(e, "code", code) ||
+	    !cJSON_AddStringToObject(e, "message", message)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Wall-clock ns as unix seconds with millisecond precision, or null. */
+static cJSON *time_or_null(uint64_t ns)
+{
+	if (!ns)
+		return cJSON_CreateNull();
+	return cJSON_CreateNumber((double)(ns / HTM_NSEC_PER_MSEC) / 1000.0);
+}
+
+static cJSON *seconds_or_null(uint64_t ns)
+{
+	if (!ns)
+		return cJSON_CreateNull();
+	return cJSON_CreateNumber((double)ns / (double)HTM_NSEC_PER_SEC);
+}
+
+static cJSON *string_or_null(const char *s)
+{
+	return s ? cJSON_CreateString(s) : cJSON_CreateNull();
+}
+
+static cJSON *int_or_null(bool set, int64_t v)
+{
+	return set ? cJSON_CreateNumber((double)v) : cJSON_CreateNull();
+}
+
+cJSON *htm_task_to_json(const struct htm_task *t)
+{
+	cJSON *o = cJSON_CreateObject(), *argv;
+	bool ok;
+
+	if (!o)
+		return NULL;
+	argv = cJSON_CreateArray();
+	ok = argv && cJSON_AddItemToObject(o, "id", cJSON_CreateNumber((double)t->id));
+	ok = ok && cJSON_AddItemToObject(o, "name", string_or_null(t->name));
+	ok = ok && cJSON_AddStringToObject(o, "state", htm_state_names[t->state]);
+	ok = ok && cJSON_AddStringToObject(o, "priority",
+					   htm_priority_names[t->priority]);
+	ok = ok && cJSON_AddStringToObject(o, "origin",
+					   htm_origin_names[t->origin]);
+	ok = ok && cJSON_AddNumberToObject(o, "uid", t->uid);
+	ok = ok && cJSON_AddNumberToObject(o, "gid", t->gid);
+	ok = ok && cJSON_AddItemToObject(o, "cgroup", string_or_null(t->cgroup));
+	ok = ok && cJSON_AddItemToObject(o, "pid", int_or_null(t->pid > 0, t->pid));
+	ok = ok && cJSON_AddItemToObject(o, "exit_code",
+					 int_or_null(t->exit_code >= 0, t->exit_code));
+	ok = ok && cJSON_AddItemToObject(o, "signal",
+					 int_or_null(t->signal > 0, t->signal));
+	ok = ok && cJSON_AddItemToObject(o, "submitted_at", time_or_null(t->submitted_at));
+	ok = ok && cJSON_AddItemToObject(o, "started_at", time_or_null(t->started_at));
+	ok = ok && cJSON_AddItemToObject(o, "finished_at", time_or_null(t->finished_at));
+	ok = ok && cJSON_AddItemToObject(o, "deadline",
+					 time_or_null(htm_task_deadline(t)));
+	ok = ok && cJSON_AddItemToObject(o, "sla", seconds_or_null(t->sla_ns));
+	ok = ok && cJSON_AddItemToObject(o, "timeout", seconds_or_null(t->timeout_ns));
+	ok = ok && cJSON_AddStringToObject(o, "risk", htm_risk_names[t->risk]);
+	ok = ok && cJSON_AddItemToObject(o, "batch", string_or_null(t->batch));
+	ok = ok && cJSON_AddItemToObject(o, "reason", string_or_null(t->reason));
+	ok = ok && cJSON_AddItemToObject(o, "cwd", string_or_null(t->cwd));
+	if (ok && t->argv)
+		for (char **a = t->argv; ok && *a; a++)
+			ok = cJSON_AddItemToArray(argv, cJSON_CreateString(*a));
+	ok = ok && cJSON_AddItemToObject(o, "argv", argv);
+	if (!ok) {
+		if (argv && !cJSON_GetObjectItemCaseSensitive(o, "argv"))
+			cJSON_Delete(argv);
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Strict decoding of a cJSON object into a C struct from a field table.
+ * Unknown fields, duplicate fields, wrong types and out-of-range values are
+ * errors naming the JSON path ("$.priorities.low.cpu_weight: ..."). Used by
+ * the config file and the wire protocol so both refuse bad input the same
+ * way; nothing is written to the target struct on error, callers decode
+ * into a scratch copy.
+ */
+#ifndef HTM_CORE_SCHEMA_H
+#define HTM_CORE_SCHEMA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+enum htm_field_type {
+	HTM_F_BOOL,		/* bool */
+	HTM_F_U32,		/* uint32_t in [min, max] */
+	HTM_F_U64,		/* uint64_t in [min, max] */
+	HTM_F_DURATION,		/* "30s" or seconds -> uint64_t ns in [min, max] */
+	HTM_F_STRING,		/* const char *, points into the cJSON tree */
+	HTM_F_BUF,		/* char[size], copied, must fit */
+	HTM_F_ENUM,		/* int, index of the string in names */
+	HTM_F_OBJECT,		/* nested table; offset is the nested struct's */
+	HTM_F_STRINGS,		/* const cJSON * array of strings, [min, max] items */
+};
+
+struct htm_field {
+	const char *name;
+	enum htm_field_type type;
+	size_t offset;
+	size_t size;				/* HTM_F_BUF */
+	uint64_t min, max;
+	const char *const *names;		/* HTM_F_ENUM */
+	const struct htm_field *fields;		/* HTM_F_OBJECT */
+	bool required;
+	size_t present;		/* offsetof(bool) + 1 set when seen; 0: untracked */
+};
+
+#define HTM_PRESENT(type, member) (offsetof(type, member) + 1)
+
+/*
+ * Decode obj (must be a JSON object) into base. path names obj in messages
+ * ("$" at the top). Returns 0, or -EINVAL with a message in err.
+ */
+int htm_schema_decode(const struct htm_field *fields, const cJSON *obj,
+		      void *base, const char *path, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The task model: what a unit of governed work is, and the only legal ways
+ * its state may change. Pure data; the daemon attaches its runtime (pidfd,
+ * cgroup fd, timers) through task->runtime.
+ */
+#ifndef HTM_CORE_TASK_H
+#define HTM_CORE_TASK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+enum htm_priority {
+	HTM_PRIO_CRITICAL,
+	HTM_PRIO_HIGH,
+	HTM_PRIO_NORMAL,
+	HTM_PRIO_LOW,
+	HTM_PRIO_COUNT,
+};
+
+enum htm_state {
+	HTM_STATE_PENDING_APPROVAL,
+	HTM_STATE_QUEUED,
+	HTM_STATE_PREFLIGHT,
+	HTM_STATE_RUNNING,
+	HTM_STATE_SUCCEEDED,
+	HTM_STATE_FAILED,
+	HTM_STATE_TIMED_OUT,
+	HTM_STATE_CANCELLED,
+	HTM_STATE_DENIED,
+	HTM_STATE_EXPIRED,
+	HTM_STATE_SHED,
+	HTM_STATE_LOST,
+	HTM_STATE_ROLLED_BACK,
+	HTM_STATE_COUNT,
+};
+
+enum htm_origin {
+	HTM_ORIGIN_USER_REQUEST,
+	HTM_ORIGIN_INTENT,
+	HTM_ORIGIN_HUNTER_ALERT,
+	HTM_ORIGIN_EXTERNAL_API,
+	HTM_ORIGIN_SCHEDULER,
+	HTM_ORIGIN_FILESYSTEM_TRIGGER,
+	HTM_ORIGIN_REMEDIATION,
+	HTM_ORIGIN_INTERNAL,
+	HTM_ORIGIN_COUNT,
+};
+
+enum htm_risk {
+	HTM_RISK_LOW,
+	HTM_RISK_MEDIUM,
+	HTM_RISK_HIGH,
+	HTM_RISK_CRITICAL,
+	HTM_RISK_COUNT,
+};
+
+/* NULL-terminated name tables, indexed by the enums above. */
+extern const char *const htm_priority_names[];
+extern const char *const htm_state_names[];
+extern const char *const htm_origin_names[];
+extern const char *const htm_risk_names[];
+
+/* Index of name in a NULL-terminated table, or -EINVAL. */
+int htm_name_lookup(const char *const *table, const char *name);
+
+struct htm_task {
+	uint64_t id;
+	char *name;
+	char **argv;			/* NULL-terminated, owned */
+	char *cwd;
+	char *batch;
+	char *reason;			/* why the task is in its state */
+	enum htm_priority priority;
+	enum htm_origin origin;
+	enum htm_risk risk;
+	enum htm_state state;
+	uint32_t uid, gid;
+
+	uint64_t sla_ns;		/* 0: no deadline */
+	uint64_t timeout_ns;		/* 0: no timeout */
+	/* Wall-clock nanoseconds since the epoch; 0 while unset. */
+	uint64_t submitted_at, started_at, finished_at;
+
+	int32_t pid;			/* 0 until started */
+	int32_t exit_code;		/* -1 unless it exited */
+	int32_t signal;			/* 0 unless a signal ended it */
+	char *cgroup;			/* absolute path while it has one */
+
+	TAILQ_ENTRY(htm_task) queue_link;	/* struct htm_queue */
+	TAILQ_ENTRY(htm_task) table_link;	/* struct htm_task_table */
+	void *runtime;			/* owned by the daemon */
+};
+
+struct htm_task *htm_task_new(uint64_t id);
+void htm_task_free(struct htm_task *t);
+
+bool htm_state_is_terminal(enum htm_state s);
+bool htm_state_can_move(enum htm_state from, enum htm_state to);
+
+/*
+ * Move t to state `to` at wall time now_ns, recording reason (may be NULL).
+ * Entering running stamps started_at, entering a terminal state stamps
+ * finished_at. Returns -EINVAL for a move the state machine forbids, leaving
+ * the task unchanged.
+ */
+int htm_task_move(struct htm_task *t, enum htm_state to, uint64_t now_ns,
+		  const char *reason);
+
+/* Deadline in wall-clock ns, or 0 when the task has no SLA. */
+uint64_t htm_task_deadline(const struct htm_task *t);
+
+#endif

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: MIT
+/* htmd: parse arguments and configuration, then hand over to the manager. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "htm/proto.h"
+
+#include "core/config.h"
+#include "manager.h"
+#include "sys/log.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: htmd [OPTIONS]\n"
+"  -c, --config FILE        configuration (default %s if it exists)\n"
+"  -s, --socket PATH        control socket (default %s)\n"
+"  -d, --state-dir DIR      state directory (default %s)\n"
+"  -r, --cgroup-root PATH   governed cgroup tree (default <cgroup2 mount>/%s)\n"
+"      --observe            decide and log, but write no cgroup knob\n"
+"      --check-config FILE  validate a configuration file and exit\n"
+"  -v, --verbose            debug logging\n"
+"  -h, --help\n"
+"      --version\n",
+		HTM_DEFAULT_CONFIG, HTM_DEFAULT_SOCKET, HTM_DEFAULT_STATE_DIR,
+		HTM_DEFAULT_SLICE);
+}
+
+/* 0, -ENOENT if the file does not exist, or -EINVAL after printing why. */
+static int config_load(struct htm_config *cfg, const char *path)
+{
+	char err[512], *text = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *f = fopen(path, "re");
+	int r;
+
+	if (!f) {
+		r = -errno;
+		if (r != -ENOENT)
+			fprintf(stderr, "htmd: %s: %s\n", path, strerror(-r));
+		return r;
+	}
+	n = getdelim(&text, &cap, '\0', f);
+	fclose(f);
+	if (n < 0) {
+		free(text);
+		fprintf(stderr, "htmd: %s: cannot read\n", path);
+		return -EIO;
+	}
+	r = htm_config_parse(cfg, text, (size_t)n, err, sizeof(err));
+	free(text);
+	if (r < 0)
+		fprintf(stderr, "htmd: %s: %s\n", path, err);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_OBSERVE = 256, OPT_CHECK, OPT_VERSION };
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "state-dir", required_argument, NULL, 'd' },
+		{ "cgroup-root", required_argument, NULL, 'r' },
+		{ "observe", no_argument, NULL, OPT_OBSERVE },
+		{ "check-config", required_argument, NULL, OPT_CHECK },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ 0 }
+	};
+	const char *config = NULL, *socket = NULL, *state = NULL, *root = NULL;
+	bool observe = false, verbose = false;
+	struct htm_manager *m = NULL;
+	struct htm_config cfg;
+	int c, r;
+
+	htm_config_defaults(&cfg);
+	while ((c = getopt_long(argc, argv, "c:s:d:r:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 's': socket = optarg; break;
+		case 'd': state = optarg; break;
+		case 'r': root = optarg; break;
+		case 'v': verbose = true; break;
+		case OPT_OBSERVE: observe = true; break;
+		case OPT_CHECK:
+			r = config_load(&cfg, optarg);
+			if (r == 0)
+				printf("%s: ok\n", optarg);
+			else if (r == -ENOENT)
+				fprintf(stderr, "htmd: %s: no such file\n", optarg);
+			return r == 0 ? 0 : 1;
+		case OPT_VERSION:
+			printf("htmd %s\n", HTM_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "htmd: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	r = config_load(&cfg, config ? config : HTM_DEFAULT_CONFIG);
+	if (r == -ENOENT && !config)
+		r = 0;	/* no file: built-in defaults */
+	else if (r == 0 && !config)
+		config = HTM_DEFAULT_CONFIG;
+	else if (r < 0) {
+		if (r == -ENOENT)
+			fprintf(stderr, "htmd: %s: no such file\n", config);
+		return 1;
+	}
+	/* the command line wins over the file */
+	if (socket)
+		snprintf(cfg.socket, sizeof(cfg.socket), "%s", socket);
+	if (state)
+		snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s", state);
+	if (root)
+		snprintf(cfg.cgroup_root, sizeof(cfg.cgroup_root), "%s", root);
+	if (observe)
+		cfg.observe = true;
+	if (verbose)
+		cfg.log_level = LOG_DEBUG;
+	htm_log_set_level(cfg.log_level);
+	htm_log_route_libbpf();
+	if (geteuid() != 0)
+		htm_log(LOG_WARNING, "not running as root: cgroups, BPF and other "
+			"users' tasks will likely fail");
+
+	r = htm_manager_new(&m, &cfg, config);
+	if (r == 0)
+		r = htm_manager_start(m);
+	if (r == 0)
+		r = htm_manager_run(m);
+	htm_manager_free(m);
+	if (r < 0)
+		htm_log(LOG_ERR, "exiting: %s", strerror(-r));
+	return r < 0 ? 1 : 0;
+}

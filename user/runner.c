@@ -1,0 +1,428 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A task's life on this host: its cgroup is made and weighted, clone3 starts
+ * it inside, its pidfd tells us when the main process exits, then whatever
+ * it left behind is killed, cgroup.events tells us when the cgroup is
+ * empty, and only then is it removed and the task finished. So a finished
+ * task has no process left anywhere, and `wait` means what it says.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core/duration.h"
+#include "manager.h"
+#include "sys/exec.h"
+#include "sys/log.h"
+
+struct task_run {
+	struct htm_task *task;
+	struct htm_manager *m;
+	int pidfd;
+	int events_fd;			/* cgroup.events of the task cgroup */
+	struct htm_loop_source exit_src;
+	struct htm_loop_source events_src;
+	struct htm_timer timeout;
+	enum htm_state kill_as;		/* HTM_STATE_COUNT: nobody asked */
+	char *kill_reason;
+	bool exited;
+	int exit_code, sig;
+};
+
+#define RUN_OF(src, member) \
+	((struct task_run *)((char *)(src) - offsetof(struct task_run, member)))
+
+static void run_close_fds(struct task_run *run)
+{
+	if (run->pidfd >= 0)
+		close(run->pidfd);
+	if (run->events_fd >= 0)
+		close(run->events_fd);
+	run->pidfd = run->events_fd = -1;
+}
+
+bool runner_idle(const struct htm_task *t)
+{
+	const struct task_run *run = t->runtime;
+
+	return !run || (!run->exit_src.inflight && !run->events_src.inflight &&
+			htm_timer_idle(&run->timeout));
+}
+
+void runner_release(struct htm_task *t)
+{
+	struct task_run *run = t->runtime;
+
+	if (!run)
+		return;
+	run_close_fds(run);
+	free(run->kill_reason);
+	free(run);
+	t->runtime = NULL;
+}
+
+static void describe_end(const struct task_run *run, char *buf, size_t len)
+{
+	if (run->sig)
+		snprintf(buf, len, "killed by signal %d (%s)", run->sig,
+			 strsignal(run->sig));
+	else
+		snprintf(buf, len, "exited with code %d", run->exit_code);
+}
+
+/* The cgroup is empty: remove it and settle the task's final state. */
+static void run_finish(struct task_run *run)
+{
+	struct htm_task *t = run->task;
+	struct htm_manager *m = run->m;
+	enum htm_state to;
+	char why[256];
+	int r;
+
+	htm_timer_disarm(&run->timeout);
+	run_close_fds(run);
+	r = htm_cgroup_rmdir(t->cgroup);
+	if (r < 0 && r != -ENOENT)
+		htm_log(LOG_WARNING, "task %llu: rmdir %s: %s, ignoring",
+			(unsigned long long)t->id, t->cgroup, strerror(-r));
+	t->exit_code = run->exit_code;
+	t->signal = run->sig;
+	describe_end(run, why, sizeof(why));
+	if (run->kill_as != HTM_STATE_COUNT) {
+		to = run->kill_as;
+		snprintf(why, sizeof(why), "%s", run->kill_reason);
+	} else {
+		to = run->exit_code == 0 ? HTM_STATE_SUCCEEDED : HTM_STATE_FAILED;
+	}
+	if (htm_task_move(t, to, htm_now_real(), why) < 0)
+		htm_log(LOG_ERR, "task %llu: cannot move %s -> %s",
+			(unsigned long long)t->id, htm_state_names[t->state],
+			htm_state_names[to]);
+	htm_log(LOG_INFO, "task %llu %s: %s", (unsigned long long)t->id,
+		htm_state_names[t->state], t->reason ? t->reason : "");
+	m->running--;
+	manager_task_finished(m, t);
+}
+
+static int events_watch(struct task_run *run)
+{
+	struct io_uring_sqe *sqe = htm_loop_sqe(run->m->loop, &run->events_src);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_poll_add(sqe, run->events_fd, POLLPRI);
+	return 0;
+}
+
+/* cgroup.events read through our fd, which also re-arms kernfs_notify. */
+static int events_populated(struct task_run *run, bool *populated)
+{
+	char buf[256], *p;
+	ssize_t n = pread(run->events_fd, buf, sizeof(buf) - 1, 0);
+
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	p = strstr(buf, "populated ");
+	if (!p)
+		return -EIO;
+	*populated = p[10] == '1';
+	return 0;
+}
+
+/* After the main process: kill what it left, finish once the cgroup is empty. */
+static void run_drain(struct task_run *run)
+{
+	bool populated = false;
+	int r;
+
+	r = events_populated(run, &populated);
+	if (r == 0 && !populated) {
+		run_finish(run);
+		return;
+	}
+	if (r == 0 && !run->events_src.inflight) {
+		(void)htm_cgroup_kill(run->task->cgroup);
+		if (events_watch(run) == 0)
+			return;
+	}
+	if (r == 0)
+		return;	/* a watch is already armed */
+	htm_log(LOG_WARNING, "task %llu: cannot read %s/cgroup.events: %s, "
+		"finishing without waiting for its processes",
+		(unsigned long long)run->task->id, run->task->cgroup, strerror(-r));
+	run_finish(run);
+}
+
+static void events_changed(struct htm_loop_source *src, int res, uint32_t fl)
+{
+	struct task_run *run = RUN_OF(src, events_src);
+
+	(void)fl;
+	if (run->task->state != HTM_STATE_RUNNING || run->events_fd < 0)
+		return;
+	(void)res;
+	run_drain(run);
+}
+
+static void main_exited(struct htm_loop_source *src, int res, uint32_t fl)
+{
+	struct task_run *run = RUN_OF(src, exit_src);
+	int r;
+
+	(void)fl;
+	if (run->task->state != HTM_STATE_RUNNING || run->pidfd < 0)
+		return;
+	r = htm_reap(run->pidfd, &run->exit_code, &run->sig);
+	if (r == -EAGAIN || (res < 0 && res != -EINTR && r < 0)) {
+		/* spurious wakeup: keep waiting */
+		struct io_uring_sqe *sqe = htm_loop_sqe(run->m->loop, &run->exit_src);
+
+		if (sqe)
+			io_uring_prep_poll_add(sqe, run->pidfd, POLLIN);
+		return;
+	}
+	if (r < 0) {
+		htm_log(LOG_ERR, "task %llu: waitid: %s", (unsigned long long)run->task->id,
+			strerror(-r));
+		run->exit_code = -1;
+	}
+	run->exited = true;
+	run_drain(run);
+}
+
+static void timeout_fired(struct htm_timer *timer)
+{
+	struct task_run *run = (struct task_run *)((char *)timer -
+		offsetof(struct task_run, timeout));
+	char d[32], why[64];
+
+	htm_duration_format(run->task->timeout_ns, d, sizeof(d));
+	snprintf(why, sizeof(why), "timed out after %s", d);
+	runner_kill(run->m, run->task, HTM_STATE_TIMED_OUT, why);
+}
+
+int runner_kill(struct htm_manager *m, struct htm_task *t, enum htm_state as,
+		const char *reason)
+{
+	struct task_run *run = t->runtime;
+	int r;
+
+	(void)m;
+	if (t->state != HTM_STATE_RUNNING || !run)
+		return -EINVAL;
+	if (run->kill_as == HTM_STATE_COUNT) {
+		run->kill_as = as;
+		run->kill_reason = strdup(reason);
+	}
+	r = htm_cgroup_kill(t->cgroup);
+	if (r < 0) {
+		/* the cgroup is the whole tree; without it, the main process */
+		htm_log(LOG_WARNING, "task %llu: kill %s: %s, signalling pid %d",
+			(unsigned long long)t->id, t->cgroup, strerror(-r), t->pid);
+		if (run->pidfd >= 0 && !run->exited)
+			r = syscall(SYS_pidfd_send_signal, run->pidfd, SIGKILL, NULL, 0)
+				    < 0 ? -errno : 0;
+	}
+	return r;
+}
+
+static char **task_env(const struct htm_task *t, const struct htm_identity *who)
+{
+	char **env = calloc(10, sizeof(char *));
+	int n = 0;
+
+	if (!env)
+		return NULL;
+	if (asprintf(&env[n++], "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") < 0 ||
+	    asprintf(&env[n++], "HOME=%s", who->home) < 0 ||
+	    asprintf(&env[n++], "USER=%s", who->name) < 0 ||
+	    asprintf(&env[n++], "LOGNAME=%s", who->name) < 0 ||
+	    asprintf(&env[n++], "SHELL=%s", who->shell) < 0 ||
+	    asprintf(&env[n++], "LANG=C.UTF-8") < 0 ||
+	    asprintf(&env[n++], "HTM_TASK_ID=%llu", (unsigned long long)t->id) < 0 ||
+	    asprintf(&env[n++], "HTM_PRIORITY=%s", htm_priority_names[t->priority]) < 0) {
+		env[n - 1] = NULL;
+		for (char **e = env; *e; e++)
+			free(*e);
+		free(env);
+		return NULL;
+	}
+	return env;
+}
+
+static void env_free(char **env)
+{
+	if (!env)
+		return;
+	for (char **e = env; *e; e++)
+		free(*e);
+	free(env);
+}
+
+static int open_log(const struct htm_manager *m, const struct htm_task *t)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	htm_pathf(path, sizeof(path), "%s/%llu.log", m->logs_dir,
+		  (unsigned long long)t->id);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC |
+		  O_NOFOLLOW, 0640);
+	if (fd < 0)
+		return -errno;
+	/* the submitter may read its own output */
+	if (fchown(fd, t->uid, t->gid) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static int fail_start(struct htm_task *t, const char *what, int err)
+{
+	char why[256];
+
+	snprintf(why, sizeof(why), "could not start: %s: %s", what, strerror(-err));
+	htm_log(LOG_WARNING, "task %llu %s", (unsigned long long)t->id, why);
+	htm_task_move(t, HTM_STATE_FAILED, htm_now_real(), why);
+	return err;
+}
+
+int runner_start(struct htm_manager *m, struct htm_task *t)
+{
+	struct htm_identity who;
+	struct htm_spawn spawn = { 0 };
+	struct task_run *run;
+	struct io_uring_sqe *sqe;
+	char cg[PATH_MAX], cls[PATH_MAX], **env = NULL;
+	int cgfd = -1, logfd = -1, r;
+	pid_t pid;
+
+	run = calloc(1, sizeof(*run));
+	if (!run)
+		return fail_start(t, "memory", -ENOMEM);
+	run->task = t;
+	run->m = m;
+	run->pidfd = run->events_fd = -1;
+	run->kill_as = HTM_STATE_COUNT;
+	run->exit_src.fn = main_exited;
+	run->events_src.fn = events_changed;
+	htm_timer_init(&run->timeout, m->loop, timeout_fired);
+	t->runtime = run;
+
+	manager_class_path(m, t->priority, cls, sizeof(cls));
+	htm_pathf(cg, sizeof(cg), "%s/task-%llu", cls, (unsigned long long)t->id);
+	r = htm_cgroup_mkdir(cg);
+	if (r < 0)
+		return fail_start(t, cg, r);
+	free(t->cgroup);
+	t->cgroup = strdup(cg);
+	if (!t->cgroup) {
+		r = -ENOMEM;
+		goto fail_cgroup;
+	}
+	manager_apply_priority(m, cg, t->priority, false);
+
+	r = htm_identity_from_uid(t->uid, t->gid, &who);
+	if (r < 0)
+		goto fail_cgroup;
+	env = task_env(t, &who);
+	if (!env) {
+		r = -ENOMEM;
+		goto fail_cgroup;
+	}
+	cgfd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd < 0) {
+		r = -errno;
+		goto fail_cgroup;
+	}
+	{
+		char ev[PATH_MAX];
+
+		htm_pathf(ev, sizeof(ev), "%s/cgroup.events", cg);
+		run->events_fd = open(ev, O_RDONLY | O_CLOEXEC);
+		if (run->events_fd < 0) {
+			r = -errno;
+			goto fail_cgroup;
+		}
+	}
+	logfd = open_log(m, t);
+	if (logfd < 0) {
+		r = logfd;
+		goto fail_cgroup;
+	}
+	spawn.argv = t->argv;
+	spawn.envp = env;
+	spawn.cwd = t->cwd;
+	spawn.who = &who;
+	spawn.cgroup_fd = cgfd;
+	spawn.out_fd = logfd;
+	r = htm_spawn(&spawn, &pid, &run->pidfd);
+	if (r < 0)
+		goto fail_cgroup;
+	close(cgfd);
+	close(logfd);
+	env_free(env);
+
+	t->pid = pid;
+	htm_task_move(t, HTM_STATE_RUNNING, htm_now_real(), NULL);
+	sqe = htm_loop_sqe(m->loop, &run->exit_src);
+	if (sqe)
+		io_uring_prep_poll_add(sqe, run->pidfd, POLLIN);
+	if (t->timeout_ns)
+		htm_timer_arm(&run->timeout, htm_now_mono() + t->timeout_ns);
+	htm_log(LOG_INFO, "task %llu started: pid %d in %s as uid %u",
+		(unsigned long long)t->id, pid, cg, (unsigned)t->uid);
+	return 0;
+
+fail_cgroup:
+	if (cgfd >= 0)
+		close(cgfd);
+	if (logfd >= 0)
+		close(logfd);
+	env_free(env);
+	run_close_fds(run);
+	(void)htm_cgroup_rmdir(cg);
+	return fail_start(t, "spawn", r);
+}
+
+/*
+ * Stopping: every running task is killed and waited for (bounded), so no
+ * process is left in a cgroup nobody governs. The loop is no longer
+ * running; this blocks, briefly, on purpose.
+ */
+void runner_shutdown(struct htm_manager *m)
+{
+	struct htm_task *t;
+	struct task_run *run;
+	uint64_t give_up = htm_now_mono() + 5 * HTM_NSEC_PER_SEC;
+
+	TAILQ_FOREACH(t, &m->tasks.all, table_link) {
+		run = t->runtime;
+		if (t->state != HTM_STATE_RUNNING || !run)
+			continue;
+		runner_kill(m, t, HTM_STATE_CANCELLED, "cancelled: htmd shut down");
+		while (!run->exited && htm_now_mono() < give_up) {
+			struct pollfd pfd = { .fd = run->pidfd, .events = POLLIN };
+
+			if (poll(&pfd, 1, 100) > 0 &&
+			    htm_reap(run->pidfd, &run->exit_code, &run->sig) == 0)
+				run->exited = true;
+		}
+		for (bool populated = true; populated && htm_now_mono() < give_up;) {
+			if (htm_cgroup_populated(t->cgroup, &populated) < 0 || !populated)
+				break;
+			usleep(10000);
+		}
+		run_finish(run);
+	}
+}
