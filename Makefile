@@ -22,7 +22,7 @@ SAN_FLAGS	:= -fsanitize=address,undefined -fno-omit-frame-pointer \
 		   -fno-sanitize-recover=undefined
 # BPF_PROG() declares ctx and every tracepoint argument, used or not
 BPF_CFLAGS	:= -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) \
-		   -Wno-unused-parameter -I. -Iinclude
+		   -Wno-unused-parameter -mcpu=v3 -I. -Iinclude
 
 CORE_SRC	:= $(wildcard user/core/*.c)
 SYS_SRC		:= $(wildcard user/sys/*.c)
@@ -33,7 +33,7 @@ UNIT_SRC	:= $(wildcard tests/unit/test_*.c)
 TESTBIN_SRC	:= $(wildcard tests/bin/*.c)
 
 obj		= $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
-asan_obj	= $(patsubst %.c,$(BUILD)/asan/%.o,$(1))
+asan_obj	= $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(1))
 SKELS		:= $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRC))
 UNIT_BINS	:= $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 ASAN_BINS	:= $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/unit/%,$(UNIT_SRC))
@@ -64,7 +64,7 @@ $(BUILD)/obj/%.o: %.c | $(SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/asan/%.o: %.c
+$(BUILD)/asan/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -MMD -MP -c $< -o $@
 
@@ -85,7 +85,7 @@ $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libhtm-core.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/asan/tests/unit/%: $(BUILD)/asan/tests/unit/%.o $(call asan_obj,$(CORE_SRC))
+$(BUILD)/asan/tests/unit/%: $(BUILD)/asan/obj/tests/unit/%.o $(call asan_obj,$(CORE_SRC))
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 

@@ -16,6 +16,7 @@
 #include "core/duration.h"
 #include "core/task.h"
 #include "render.h"
+#include "top.h"
 
 struct ctl {
 	const char *socket;
@@ -29,12 +30,13 @@ static const char usage_text[] =
 "\n"
 "Commands:\n"
 "  submit [-p PRIO] [--name N] [--origin O] [--sla DUR] [--timeout DUR]\n"
-"         [--risk R] [--batch KEY] [--user U] [-q] -- CMD [ARG...]\n"
+"         [--risk R] [--batch KEY] [--user U] [--budget DUR] [-q] -- CMD [ARG...]\n"
 "  list [--state S]          tasks, oldest first\n"
 "  show ID                   one task in full\n"
 "  cancel ID                 kill the task's whole cgroup, or dequeue it\n"
 "  wait ID [--timeout DUR]   exit 0 if it succeeded, 1 otherwise\n"
 "  status                    daemon, slots, queues, cgroups, sampler\n"
+"  top [-d DUR] [-n N]       live view of governed cgroups and the stress level\n"
 "\n"
 "Options (anywhere): --socket PATH (or $HTM_SOCKET), -o json|table\n"
 "Durations: 500ms, 30s, 5m, 2h, 1h30m. Priorities: critical high normal low.\n"
@@ -55,7 +57,7 @@ static int usage_error(const char *fmt, ...)
 }
 
 enum { OPT_SOCKET = 1000, OPT_NAME, OPT_ORIGIN, OPT_SLA, OPT_TIMEOUT,
-       OPT_RISK, OPT_BATCH, OPT_USER, OPT_STATE, OPT_HELP };
+       OPT_RISK, OPT_BATCH, OPT_USER, OPT_STATE, OPT_HELP, OPT_BUDGET };
 
 #define COMMON_OPTIONS                                                        \
 	{ "socket", required_argument, NULL, OPT_SOCKET },                    \
@@ -195,6 +197,7 @@ static int cmd_submit(struct ctl *ctl, int argc, char **argv)
 		{ "risk", required_argument, NULL, OPT_RISK },
 		{ "batch", required_argument, NULL, OPT_BATCH },
 		{ "user", required_argument, NULL, OPT_USER },
+		{ "budget", required_argument, NULL, OPT_BUDGET },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ 0 }
 	};
@@ -231,6 +234,10 @@ static int cmd_submit(struct ctl *ctl, int argc, char **argv)
 			break;
 		case OPT_BATCH:
 			cJSON_AddStringToObject(req, "batch", optarg);
+			break;
+		case OPT_BUDGET:
+			rc = check_duration("--budget", optarg);
+			cJSON_AddStringToObject(req, "budget", optarg);
 			break;
 		case OPT_USER:
 			cJSON_AddStringToObject(req, "user", optarg);
@@ -383,6 +390,59 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	return EXIT_OK;
 }
 
+static cJSON *top_fetch(void *ctx, int *rc)
+{
+	struct ctl *ctl = ctx;
+	cJSON *resp, *top;
+
+	/* one connection for the whole session */
+	if (ctl->cl.fd >= 0) {
+		resp = htm_client_call(&ctl->cl, request_new("top"));
+		if (!resp) {
+			fprintf(stderr, "htmctl: htmd at %s: %s\n", ctl->socket,
+				strerror(errno));
+			*rc = EXIT_UNREACHABLE;
+			return NULL;
+		}
+	} else {
+		resp = call(ctl, request_new("top"), rc);
+		if (!resp)
+			return NULL;
+	}
+	top = cJSON_DetachItemFromObjectCaseSensitive(resp, "top");
+	cJSON_Delete(resp);
+	if (!top)
+		*rc = EXIT_FAILED;
+	return top;
+}
+
+static int cmd_top(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = { COMMON_OPTIONS, { 0 } };
+	struct top_opts to = { .fetch = top_fetch, .print_json = print_json,
+			       .ctx = ctl };
+	uint64_t ns;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "o:d:n:", opts, NULL)) != -1) {
+		if (c == 'd') {
+			if (htm_duration_parse(optarg, &ns) < 0 || ns < HTM_NSEC_PER_MSEC * 100)
+				return usage_error("top: -d takes a duration of at least 100ms");
+			to.delay_ms = (int)(ns / HTM_NSEC_PER_MSEC);
+		} else if (c == 'n') {
+			to.iterations = atoi(optarg);
+			if (to.iterations <= 0)
+				return usage_error("top: -n takes a positive count");
+		} else if ((rc = common_option(ctl, c))) {
+			return rc;
+		}
+	}
+	if (optind < argc)
+		return usage_error("top: unexpected argument '%s'", argv[optind]);
+	to.json = ctl->json;
+	return top_run(&to);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = { COMMON_OPTIONS,
@@ -420,6 +480,8 @@ int main(int argc, char **argv)
 		rc = cmd_one_task(&ctl, cmd, argc, argv);
 	else if (strcmp(cmd, "status") == 0)
 		rc = cmd_status(&ctl, argc, argv);
+	else if (strcmp(cmd, "top") == 0)
+		rc = cmd_top(&ctl, argc, argv);
 	else
 		rc = usage_error("unknown command '%s'", cmd);
 	htm_client_close(&ctl.cl);

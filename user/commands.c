@@ -30,7 +30,7 @@ static void reply_error(struct htm_conn *c, const char *code, const char *fmt, .
 	htm_conn_reply(c, htm_response_error(code, msg));
 }
 
-static cJSON *task_json(const struct htm_manager *m, const struct htm_task *t)
+static cJSON *task_json(struct htm_manager *m, const struct htm_task *t)
 {
 	cJSON *o = htm_task_to_json(t);
 	char path[PATH_MAX];
@@ -39,6 +39,7 @@ static cJSON *task_json(const struct htm_manager *m, const struct htm_task *t)
 		if (htm_pathf(path, sizeof(path), "%s/%llu.log", m->logs_dir,
 			      (unsigned long long)t->id) == 0)
 			cJSON_AddStringToObject(o, "log", path);
+		cJSON_AddItemToObject(o, "usage", monitor_usage_json(m, t));
 	}
 	return o;
 }
@@ -132,6 +133,7 @@ static void cmd_submit(struct htm_manager *m, struct htm_conn *c,
 	t->gid = gid;
 	t->sla_ns = req->sla_ns;
 	t->timeout_ns = req->timeout_ns;
+	t->budget_ns = req->budget_ns;
 	t->submitted_at = htm_now_real();
 	t->state = HTM_STATE_QUEUED;
 	htm_queue_push(&m->queue, t);
@@ -258,28 +260,6 @@ static cJSON *names_of_mask(unsigned mask, bool set)
 	return a;
 }
 
-static cJSON *status_sampler(const struct htm_manager *m)
-{
-	struct htm_sampler_totals tot;
-	const char *const *p;
-	cJSON *o = cJSON_CreateObject(), *progs;
-
-	if (!o)
-		return NULL;
-	if (!m->sampler) {
-		cJSON_AddStringToObject(o, "state", "unavailable");
-		cJSON_AddStringToObject(o, "reason", m->sampler_error);
-		return o;
-	}
-	cJSON_AddStringToObject(o, "state", "attached");
-	progs = cJSON_AddArrayToObject(o, "programs");
-	for (p = htm_sampler_programs(m->sampler); progs && *p; p++)
-		cJSON_AddItemToArray(progs, cJSON_CreateString(*p));
-	if (htm_sampler_totals(m->sampler, &tot) == 0)
-		cJSON_AddNumberToObject(o, "context_switches", (double)tot.switches);
-	return o;
-}
-
 static void cmd_status(struct htm_manager *m, struct htm_conn *c)
 {
 	cJSON *r = htm_response_ok(), *s, *o, *q;
@@ -320,8 +300,20 @@ static void cmd_status(struct htm_manager *m, struct htm_conn *c)
 	for (int k = 0; q && k < HTM_CONTROL_COUNT; k++)
 		cJSON_AddBoolToObject(q, htm_control_files[k],
 				      m->control[k] && !m->cfg.observe);
-	cJSON_AddItemToObject(s, "sampler", status_sampler(m));
+	cJSON_AddItemToObject(s, "sampler", monitor_status_json(m));
 	cJSON_AddNumberToObject(s, "connections", htm_api_connections(m->api));
+	htm_conn_reply(c, r);
+}
+
+static void cmd_top(struct htm_manager *m, struct htm_conn *c)
+{
+	cJSON *r = htm_response_ok(), *top = monitor_top_json(m);
+
+	if (!r || !top || !cJSON_AddItemToObject(r, "top", top)) {
+		cJSON_Delete(r);
+		cJSON_Delete(top);
+		r = NULL;
+	}
 	htm_conn_reply(c, r);
 }
 
@@ -361,6 +353,9 @@ void commands_handle(void *data, struct htm_conn *c, const char *line,
 		break;
 	case HTM_CMD_STATUS:
 		cmd_status(m, c);
+		break;
+	case HTM_CMD_TOP:
+		cmd_top(m, c);
 		break;
 	}
 	htm_request_free(&req);

@@ -462,6 +462,7 @@ int htm_manager_start(struct htm_manager *m)
 		.request = commands_handle,
 		.closed = commands_conn_closed,
 	};
+	struct htm_sampler_opts sopts = { 0 };
 	int r;
 
 	m->start_mono = htm_now_mono();
@@ -471,24 +472,33 @@ int htm_manager_start(struct htm_manager *m)
 	r = state_dir_setup(m);
 	if (r < 0)
 		return r;
-	r = cgroup_layout_setup(m);
-	if (r < 0)
-		return r;
-	r = htm_sampler_new(&m->sampler, m->sampler_error,
-			    sizeof(m->sampler_error));
-	if (r < 0)
-		htm_log(LOG_WARNING, "BPF sampler unavailable (%s), continuing "
-			"without it", m->sampler_error);
-	r = signals_setup(m);
-	if (r < 0) {
-		htm_log(LOG_ERR, "signals: %s", strerror(-r));
-		return r;
-	}
+	/* the socket before anything system-wide: a second htmd stops here */
 	r = htm_api_new(&m->api, m->loop, m->cfg.socket, &api_ops, m);
 	if (r < 0) {
 		htm_log(LOG_ERR, "socket %s: %s", m->cfg.socket,
 			r == -EADDRINUSE ? "another htmd is listening there"
 					 : strerror(-r));
+		return r;
+	}
+	r = cgroup_layout_setup(m);
+	if (r < 0)
+		return r;
+	sopts.pin_dir = m->cfg.bpf_pin_dir;
+	sopts.on_event = monitor_on_sampler_event;
+	sopts.ctx = m;
+	r = htm_sampler_new(&m->sampler, &sopts, m->sampler_error,
+			    sizeof(m->sampler_error));
+	if (r < 0)
+		htm_log(LOG_WARNING, "BPF sampler unavailable (%s), continuing "
+			"on PSI alone", m->sampler_error);
+	r = signals_setup(m);
+	if (r < 0) {
+		htm_log(LOG_ERR, "signals: %s", strerror(-r));
+		return r;
+	}
+	r = monitor_start(m);
+	if (r < 0) {
+		htm_log(LOG_ERR, "monitor: %s", strerror(-r));
 		return r;
 	}
 	htm_loop_set_tick(m->loop, manager_tick, m);
@@ -519,10 +529,12 @@ void htm_manager_free(struct htm_manager *m)
 		LIST_REMOVE(w, link);
 		free(w);
 	}
+	monitor_stop(m);
 	TAILQ_FOREACH(t, &m->tasks.all, table_link)
 		runner_release(t);
 	htm_task_table_clear(&m->tasks);
 	htm_sampler_free(m->sampler);
+	cJSON_Delete(m->recent_events);
 	if (m->sigfd >= 0)
 		close(m->sigfd);
 	if (m->lock_fd >= 0)

@@ -21,6 +21,7 @@
 #include "sys/cgroupfs.h"
 #include "sys/loop.h"
 #include "sys/sampler.h"
+#include "sys/taskstats.h"
 
 /* A client waiting for a task to finish (`wait`, `cancel`). */
 struct waiter {
@@ -28,6 +29,79 @@ struct waiter {
 	struct htm_conn *conn;
 	uint64_t task_id;
 	uint64_t deadline;		/* CLOCK_MONOTONIC ns, 0: none */
+};
+
+/* What a task used, from the sampler and taskstats. */
+struct task_usage {
+	bool valid;
+	struct htm_cg_stats totals;	/* cumulative since it started */
+	double cpu_pct;			/* last period */
+	double rq_p50_us, rq_p90_us, rq_p99_us;	/* last period */
+	bool has_delays;
+	struct htm_delays delays;	/* main process, at exit for finished tasks */
+};
+
+/* A running task's links to the kernel; owned by runner.c. */
+struct task_run {
+	struct htm_task *task;
+	struct htm_manager *m;
+	int pidfd;
+	int events_fd;			/* cgroup.events of the task cgroup */
+	struct htm_loop_source exit_src;
+	struct htm_loop_source events_src;
+	struct htm_timer timeout;
+	enum htm_state kill_as;		/* HTM_STATE_COUNT: nobody asked */
+	char *kill_reason;
+	bool exited;
+	int exit_code, sig;
+	struct task_usage usage;
+};
+
+/* A cgroup the sampler tracks for us. */
+struct tracked_cg {
+	uint64_t cgid;
+	struct htm_task *task;		/* NULL for cgroups that are not tasks */
+	char *path;
+	struct htm_cg_stats last, now;	/* cumulative, previous and this period */
+	uint64_t period_breaches, period_waits;
+	double cpu_pct, rq_p50_us, rq_p90_us, rq_p99_us;	/* last period */
+	struct htm_psi psi[HTM_RES_COUNT];
+	bool has_psi;
+	uint64_t memory_current;
+	bool has_memory;
+};
+
+struct psi_trigger {
+	struct htm_manager *m;
+	enum htm_resource res;
+	int fd;
+	char spec[64];			/* as registered (may differ from config) */
+	struct htm_loop_source src;
+	uint64_t fired;
+};
+
+/* Sampling, pressure, stress: everything the monitor keeps. */
+struct htm_monitor {
+	struct htm_timer period;
+	uint64_t period_ns;
+	uint64_t last_mono, next_due;
+	void *tracked;			/* tsearch by cgid */
+	size_t ntracked;
+	struct htm_cg_stats all_last, all_now;
+	double all_cpu_pct, all_p50_us, all_p90_us, all_p99_us;
+	struct htm_psi psi[HTM_RES_COUNT], psi_last[HTM_RES_COUNT];
+	double stall_some[HTM_RES_COUNT], stall_full[HTM_RES_COUNT];
+	bool has_psi, psi_primed;
+	struct htm_meminfo mem;
+	double signals[HTM_SIG_COUNT];
+	struct htm_stress stress;
+	struct htm_loop_source ring_src;
+	struct psi_trigger trigger[HTM_RES_COUNT];
+	struct htm_taskstats *taskstats;
+	char taskstats_error[128];
+	int delayacct_restore;		/* -1: leave kernel.task_delayacct alone */
+	uint64_t reads, read_ns_total;	/* sampling passes and their cost */
+	uint64_t breach_events, reclaim_events, oom_events;
 };
 
 /* Controls htmd writes, and whether this host lets it. */
@@ -67,7 +141,13 @@ struct htm_manager {
 	LIST_HEAD(, waiter) waiters;
 	struct htm_timer waiter_timer;
 	bool shutting_down;
+
+	struct htm_monitor mon;
+	cJSON *recent_events;		/* the last HTM_RECENT_EVENTS, oldest first */
+	uint64_t event_seq;
 };
+
+#define HTM_RECENT_EVENTS 64
 
 extern const char *const htm_control_files[];
 
@@ -94,6 +174,27 @@ int runner_kill(struct htm_manager *m, struct htm_task *t, enum htm_state as,
 bool runner_idle(const struct htm_task *t);
 void runner_release(struct htm_task *t);
 void runner_shutdown(struct htm_manager *m);
+
+/* monitor.c */
+int monitor_start(struct htm_manager *m);
+void monitor_stop(struct htm_manager *m);
+/* Track a task's cgroup (before its first process runs). */
+int monitor_track_task(struct htm_manager *m, struct htm_task *t, int cgfd);
+/* Final reading of a task's cgroup into its usage, then stop tracking. */
+void monitor_untrack_task(struct htm_manager *m, struct htm_task *t);
+/* Delay accounting of a task's main process (before it is reaped). */
+int monitor_task_delays(struct htm_manager *m, struct htm_task *t,
+			struct htm_delays *out);
+cJSON *monitor_top_json(struct htm_manager *m);
+cJSON *monitor_status_json(struct htm_manager *m);
+cJSON *monitor_usage_json(struct htm_manager *m, const struct htm_task *t);
+/* The sampler's ring-buffer records (struct htm_event). */
+void monitor_on_sampler_event(void *ctx, const struct htm_event *e);
+
+/* events.c: every event is logged and kept in the recent list (fields
+ * consumed). */
+void manager_event(struct htm_manager *m, const char *type, int level,
+		   cJSON *fields);
 
 /* commands.c */
 void commands_handle(void *data, struct htm_conn *c, const char *line,

@@ -21,19 +21,6 @@
 #include "sys/exec.h"
 #include "sys/log.h"
 
-struct task_run {
-	struct htm_task *task;
-	struct htm_manager *m;
-	int pidfd;
-	int events_fd;			/* cgroup.events of the task cgroup */
-	struct htm_loop_source exit_src;
-	struct htm_loop_source events_src;
-	struct htm_timer timeout;
-	enum htm_state kill_as;		/* HTM_STATE_COUNT: nobody asked */
-	char *kill_reason;
-	bool exited;
-	int exit_code, sig;
-};
 
 #define RUN_OF(src, member) \
 	((struct task_run *)((char *)(src) - offsetof(struct task_run, member)))
@@ -87,6 +74,7 @@ static void run_finish(struct task_run *run)
 
 	htm_timer_disarm(&run->timeout);
 	run_close_fds(run);
+	monitor_untrack_task(m, t);
 	r = htm_cgroup_rmdir(t->cgroup);
 	if (r < 0 && r != -ENOENT)
 		htm_log(LOG_WARNING, "task %llu: rmdir %s: %s, ignoring",
@@ -179,6 +167,10 @@ static void main_exited(struct htm_loop_source *src, int res, uint32_t fl)
 	(void)fl;
 	if (run->task->state != HTM_STATE_RUNNING || run->pidfd < 0)
 		return;
+	/* a zombie still has its delay accounting; once reaped it is gone */
+	if (!run->usage.has_delays)
+		run->usage.has_delays = monitor_task_delays(run->m, run->task,
+							    &run->usage.delays) == 0;
 	r = htm_reap(run->pidfd, &run->exit_code, &run->sig);
 	if (r == -EAGAIN || (res < 0 && res != -EINTR && r < 0)) {
 		/* spurious wakeup: keep waiting */
@@ -355,6 +347,9 @@ int runner_start(struct htm_manager *m, struct htm_task *t)
 			goto fail_cgroup;
 		}
 	}
+	r = monitor_track_task(m, t, cgfd);
+	if (r < 0)
+		goto fail_cgroup;
 	logfd = open_log(m, t);
 	if (logfd < 0) {
 		r = logfd;
@@ -385,6 +380,7 @@ int runner_start(struct htm_manager *m, struct htm_task *t)
 	return 0;
 
 fail_cgroup:
+	monitor_untrack_task(m, t);
 	if (cgfd >= 0)
 		close(cgfd);
 	if (logfd >= 0)

@@ -13,6 +13,7 @@
 #define HTM_DEFAULT_STATE_DIR	"/var/lib/htm"
 #define HTM_DEFAULT_CONFIG	"/etc/htm/htmd.json"
 #define HTM_DEFAULT_SLICE	"htm.slice"
+#define HTM_DEFAULT_PIN_DIR	"/sys/fs/bpf/htm"
 
 /* One request or response is one line; a longer line is refused, not split. */
 #define HTM_MAX_LINE		(1u << 20)

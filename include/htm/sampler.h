@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Types shared by bpf/sampler.bpf.c and userspace. Fixed-width types only:
- * the BPF side gets them from vmlinux.h, userspace from linux/types.h.
+ * Types shared by bpf/sampler.bpf.c and htmd. Fixed-width types only: the
+ * BPF side gets them from vmlinux.h, userspace from linux/types.h.
+ * These are also what `bpftool map dump pinned /sys/fs/bpf/htm/<map>`
+ * prints, field by field, from the maps' BTF.
  */
 #ifndef HTM_SAMPLER_H
 #define HTM_SAMPLER_H
@@ -10,9 +12,58 @@
 #include <linux/types.h>
 #endif
 
-/* Per-CPU totals the daemon sums for `status`. */
-struct htm_cpu_counters {
-	__u64 switches;		/* sched_switch events seen */
+/* log2 buckets of run-queue wait in microseconds: slot i counts waits in
+ * [2^i, 2^(i+1)) us, slot 0 also those under 1 us; the last slot is open. */
+#define HTM_HIST_SLOTS		26
+
+/* Key of the system-wide summary in htm_cg_stats; no cgroup has id 0. */
+#define HTM_CGID_ALL		0
+
+/* htm_cg_stats: per-CPU counters per tracked cgroup; htmd sums the CPUs. */
+struct htm_cg_stats {
+	__u64 wait_hist[HTM_HIST_SLOTS];
+	__u64 wait_count;		/* run-queue waits ended (switch-ins) */
+	__u64 wait_ns;			/* their total */
+	__u64 oncpu_ns;			/* time on CPU, charged at switch-out */
+	__u64 wakeups;			/* sched_wakeup + sched_wakeup_new */
+	__u64 breaches;			/* waits over the budget (before rate limit) */
+	__u64 reclaim_count;		/* memcg reclaim passes by its tasks */
+	__u64 reclaim_ns;
+	__u64 reclaimed_pages;
+	__u64 oom_kills;
+};
+
+/* htm_cg_conf: one entry per cgroup htmd governs, written by htmd. Only
+ * cgroups in this map (and the summary) are tracked. */
+struct htm_cg_conf {
+	__u64 budget_ns;		/* run-queue wait budget, 0: none */
+	__u64 last_breach_ns;		/* kernel-side rate limit state */
+	__u64 last_reclaim_ns;
+};
+
+/* htm_cpu_state: who is on each CPU since when, to charge on-CPU time. */
+struct htm_cpu_state {
+	__u64 since_ns;			/* last sched_switch on this CPU */
+	__u64 cgid;			/* tracked cgroup of the running task, or 0 */
+	__u64 running;			/* 1 unless the idle task runs */
+};
+
+enum htm_event_type {
+	HTM_EV_BUDGET_BREACH = 1,
+	HTM_EV_RECLAIM = 2,
+	HTM_EV_OOM_KILL = 3,
+};
+
+/* Records in the htm_events ring buffer. */
+struct htm_event {
+	__u32 type;			/* enum htm_event_type */
+	__u32 pid;
+	__u64 cgid;
+	__u64 ts_ns;			/* CLOCK_MONOTONIC */
+	__u64 value_ns;			/* breach: the wait; reclaim: time reclaiming */
+	__u64 limit_ns;			/* breach: the budget */
+	__u64 count;			/* reclaim: pages reclaimed */
+	char comm[16];
 };
 
 #endif

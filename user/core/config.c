@@ -9,6 +9,7 @@
 #include "htm/proto.h"
 
 #include "config.h"
+#include "duration.h"
 #include "pathfmt.h"
 #include "schema.h"
 
@@ -25,6 +26,9 @@ const char *const htm_log_level_names[] = {
 	  .offset = offsetof(struct htm_config, priority[p].io_weight) },     \
 	{ .name = "cpu_idle", .type = HTM_F_BOOL,                             \
 	  .offset = offsetof(struct htm_config, priority[p].cpu_idle) },      \
+	{ .name = "rq_budget", .type = HTM_F_DURATION, .min = 0,              \
+	  .max = 60 * HTM_NSEC_PER_SEC,                                       \
+	  .offset = offsetof(struct htm_config, priority[p].rq_budget_ns) },  \
 	{ 0 }
 
 /* Nested tables take offsets from the top-level struct, so OBJECT offset 0. */
@@ -38,6 +42,38 @@ static const struct htm_field priority_fields[] = {
 	{ .name = "high", .type = HTM_F_OBJECT, .fields = high_fields },
 	{ .name = "normal", .type = HTM_F_OBJECT, .fields = normal_fields },
 	{ .name = "low", .type = HTM_F_OBJECT, .fields = low_fields },
+	{ 0 }
+};
+
+#define PSI_FIELD(r, n)                                                       \
+	{ .name = n, .type = HTM_F_BUF, .min = 0,                             \
+	  .offset = offsetof(struct htm_config, psi_trigger[r]), .size = 64 }
+
+static const struct htm_field psi_fields[] = {
+	PSI_FIELD(HTM_RES_CPU, "cpu"),
+	PSI_FIELD(HTM_RES_MEMORY, "memory"),
+	PSI_FIELD(HTM_RES_IO, "io"),
+	{ 0 }
+};
+
+#define LEVELS_FIELD(sig, n)                                                  \
+	{ .name = n, .type = HTM_F_LEVELS, .dmin = 0, .dmax = 1e9,            \
+	  .offset = offsetof(struct htm_config, stress.enter[sig]) }
+
+/* names as in htm_stress_signal_names */
+static const struct htm_field stress_fields[] = {
+	LEVELS_FIELD(HTM_SIG_CPU_SOME, "cpu_some"),
+	LEVELS_FIELD(HTM_SIG_MEMORY_SOME, "memory_some"),
+	LEVELS_FIELD(HTM_SIG_MEMORY_FULL, "memory_full"),
+	LEVELS_FIELD(HTM_SIG_IO_SOME, "io_some"),
+	LEVELS_FIELD(HTM_SIG_BUDGET_BREACHES, "budget_breaches"),
+	LEVELS_FIELD(HTM_SIG_MEMORY_AVAILABLE, "memory_available"),
+	LEVELS_FIELD(HTM_SIG_QUEUE_BACKLOG, "queue_backlog"),
+	{ .name = "exit_ratio", .type = HTM_F_NUMBER, .dmin = 0.01, .dmax = 1,
+	  .offset = offsetof(struct htm_config, stress.exit_ratio) },
+	{ .name = "cooldown", .type = HTM_F_DURATION, .min = 0,
+	  .max = 3600 * HTM_NSEC_PER_SEC,
+	  .offset = offsetof(struct htm_config, stress.cooldown_ns) },
 	{ 0 }
 };
 
@@ -58,16 +94,47 @@ static const struct htm_field config_fields[] = {
 	{ .name = "observe", .type = HTM_F_BOOL,
 	  .offset = offsetof(struct htm_config, observe) },
 	{ .name = "priorities", .type = HTM_F_OBJECT, .fields = priority_fields },
+	{ .name = "sample_period", .type = HTM_F_DURATION,
+	  .min = 100 * HTM_NSEC_PER_MSEC, .max = 60 * HTM_NSEC_PER_SEC,
+	  .offset = offsetof(struct htm_config, sample_period_ns) },
+	{ .name = "bpf_pin_dir", .type = HTM_F_BUF, .min = 0,
+	  .offset = offsetof(struct htm_config, bpf_pin_dir), .size = 256 },
+	{ .name = "delay_accounting", .type = HTM_F_BOOL,
+	  .offset = offsetof(struct htm_config, delay_accounting) },
+	{ .name = "psi_triggers", .type = HTM_F_OBJECT, .fields = psi_fields },
+	{ .name = "stress", .type = HTM_F_OBJECT, .fields = stress_fields },
 	{ 0 }
 };
+
+/* "some|full STALL_US WINDOW_US" as the kernel takes it (window 0.5-10 s). */
+static int psi_trigger_check(const char *spec, const char *res, char *err,
+			     size_t errlen)
+{
+	char kind[8];
+	unsigned long long stall, window;
+	int n = 0;
+
+	if (!spec[0])
+		return 0;
+	if (sscanf(spec, "%7s %llu %llu%n", kind, &stall, &window, &n) != 3 ||
+	    spec[n] || (strcmp(kind, "some") && strcmp(kind, "full")) ||
+	    window < 500000 || window > 10000000 || !stall || stall > window) {
+		snprintf(err, errlen,
+			 "$.psi_triggers.%s: \"%s\" is not \"some|full STALL_US WINDOW_US\" "
+			 "with 0 < stall <= window and 500000 <= window <= 10000000",
+			 res, spec);
+		return -EINVAL;
+	}
+	return 0;
+}
 
 void htm_config_defaults(struct htm_config *c)
 {
 	static const struct htm_priority_config prio[HTM_PRIO_COUNT] = {
-		[HTM_PRIO_CRITICAL] = { 10000, 10000, false },
-		[HTM_PRIO_HIGH] = { 1000, 1000, false },
-		[HTM_PRIO_NORMAL] = { 100, 100, false },
-		[HTM_PRIO_LOW] = { 10, 10, true },
+		[HTM_PRIO_CRITICAL] = { 10000, 10000, false, 10 * HTM_NSEC_PER_MSEC },
+		[HTM_PRIO_HIGH] = { 1000, 1000, false, 0 },
+		[HTM_PRIO_NORMAL] = { 100, 100, false, 0 },
+		[HTM_PRIO_LOW] = { 10, 10, true, 0 },
 	};
 
 	memset(c, 0, sizeof(*c));
@@ -76,6 +143,13 @@ void htm_config_defaults(struct htm_config *c)
 	c->history_limit = 10000;
 	c->log_level = LOG_INFO;
 	memcpy(c->priority, prio, sizeof(prio));
+	c->sample_period_ns = HTM_NSEC_PER_SEC;
+	snprintf(c->bpf_pin_dir, sizeof(c->bpf_pin_dir), "%s", HTM_DEFAULT_PIN_DIR);
+	c->delay_accounting = true;
+	for (int r = 0; r < HTM_RES_COUNT; r++)
+		snprintf(c->psi_trigger[r], sizeof(c->psi_trigger[r]),
+			 "some 150000 1000000");
+	htm_stress_config_defaults(&c->stress);
 }
 
 static void line_col(const char *text, const char *at, int *line, int *col)
@@ -106,7 +180,22 @@ int htm_config_parse(struct htm_config *c, const char *text, size_t len,
 		snprintf(err, errlen, "line %d column %d: invalid JSON", line, col);
 		return -EINVAL;
 	}
+	/* one object per file: only whitespace may follow it */
+	while (end && end < text + len && *end && strchr(" \t\r\n", *end))
+		end++;
+	if (end && end < text + len) {
+		line_col(text, end, &line, &col);
+		snprintf(err, errlen,
+			 "line %d column %d: invalid JSON (trailing data)", line, col);
+		cJSON_Delete(root);
+		return -EINVAL;
+	}
 	r = htm_schema_decode(config_fields, root, &scratch, "$", err, errlen);
+	for (int i = 0; r == 0 && i < HTM_RES_COUNT; i++)
+		r = psi_trigger_check(scratch.psi_trigger[i], htm_resource_names[i],
+				      err, errlen);
+	if (r == 0)
+		r = htm_stress_config_check(&scratch.stress, err, errlen);
 	if (r == 0 && scratch.socket[0] != '/') {
 		snprintf(err, errlen, "$.socket: must be an absolute path");
 		r = -EINVAL;

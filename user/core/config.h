@@ -13,12 +13,15 @@
 #include <stdint.h>
 
 #include "pathfmt.h"
+#include "pressure.h"
+#include "stress.h"
 #include "task.h"
 
 struct htm_priority_config {
 	uint32_t cpu_weight;		/* cpu.weight, 1..10000 */
 	uint32_t io_weight;		/* io.weight default, 1..10000 */
 	bool cpu_idle;			/* cpu.idle on the class cgroup */
+	uint64_t rq_budget_ns;		/* run-queue wait budget, 0: none */
 };
 
 struct htm_config {
@@ -30,6 +33,13 @@ struct htm_config {
 	int log_level;			/* syslog level */
 	bool observe;
 	struct htm_priority_config priority[HTM_PRIO_COUNT];
+
+	uint64_t sample_period_ns;	/* 100ms..60s */
+	char bpf_pin_dir[256];		/* empty: do not pin */
+	bool delay_accounting;		/* kernel.task_delayacct on while running */
+	/* "some 150000 1000000"; empty: no trigger on that resource */
+	char psi_trigger[HTM_RES_COUNT][64];
+	struct htm_stress_config stress;
 };
 
 extern const char *const htm_log_level_names[];	/* indexed by syslog level */

@@ -83,6 +83,10 @@ char *htm_duration_format(uint64_t ns, char *buf, size_t len)
 	size_t off = 0;
 
 	buf[0] = '\0';
+	if (ms == 0) {
+		snprintf(buf, len, "0s");
+		return buf;
+	}
 	if (ms < 1000) {
 		snprintf(buf, len, "%llums", (unsigned long long)ms);
 		return buf;
@@ -96,9 +100,17 @@ char *htm_duration_format(uint64_t ns, char *buf, size_t len)
 	PART(m, "%llum");
 #undef PART
 	if (s || rest) {
+		int digits = 3;
+
+		/* shortest: 1.5s, not 1.500s */
+		while (rest && rest % 10 == 0) {
+			rest /= 10;
+			digits--;
+		}
 		if (off < len && rest)
-			snprintf(buf + off, len - off, "%llu.%03llus",
-				 (unsigned long long)s, (unsigned long long)rest);
+			snprintf(buf + off, len - off, "%llu.%0*llus",
+				 (unsigned long long)s, digits,
+				 (unsigned long long)rest);
 		else if (off < len)
 			snprintf(buf + off, len - off, "%llus", (unsigned long long)s);
 	}

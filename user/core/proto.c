@@ -12,7 +12,8 @@
 const char *const htm_cmd_names[] = {
 	[HTM_CMD_SUBMIT] = "submit", [HTM_CMD_LIST] = "list",
 	[HTM_CMD_SHOW] = "show", [HTM_CMD_CANCEL] = "cancel",
-	[HTM_CMD_WAIT] = "wait", [HTM_CMD_STATUS] = "status", NULL,
+	[HTM_CMD_WAIT] = "wait", [HTM_CMD_STATUS] = "status",
+	[HTM_CMD_TOP] = "top", NULL,
 };
 
 #define R(member) offsetof(struct htm_request, member)
@@ -46,6 +47,8 @@ static const struct htm_field submit_fields[] = {
 	  .min = HTM_NSEC_PER_MSEC, .max = DURATION_MAX },
 	{ .name = "timeout", .type = HTM_F_DURATION, .offset = R(timeout_ns),
 	  .min = HTM_NSEC_PER_MSEC, .max = DURATION_MAX },
+	{ .name = "budget", .type = HTM_F_DURATION, .offset = R(budget_ns),
+	  .min = 1000, .max = 60 * HTM_NSEC_PER_SEC },
 	{ 0 }
 };
 
@@ -73,6 +76,7 @@ static const struct htm_field *const cmd_fields[HTM_CMD_COUNT] = {
 	[HTM_CMD_SUBMIT] = submit_fields, [HTM_CMD_LIST] = list_fields,
 	[HTM_CMD_SHOW] = id_fields, [HTM_CMD_CANCEL] = id_fields,
 	[HTM_CMD_WAIT] = wait_fields, [HTM_CMD_STATUS] = status_fields,
+	[HTM_CMD_TOP] = status_fields,
 };
 
 int htm_request_parse(struct htm_request *req, const char *line, size_t len,
@@ -96,13 +100,25 @@ int htm_request_parse(struct htm_request *req, const char *line, size_t len,
 	}
 	/* one object per line: anything but blanks after it is an error */
 	for (; end < line + len; end++)
-		if (!strchr(" \t\r", *end)) {
+		if (!*end || !strchr(" \t\r", *end)) {
 			snprintf(err, errlen, "trailing data after the JSON object "
 				 "at byte %td", end - line);
 			goto out;
 		}
 	if (!cJSON_IsObject(req->root)) {
 		snprintf(err, errlen, "a request is a JSON object");
+		goto out;
+	}
+	/* the version first: a newer client's fields mean nothing to us */
+	cmd = cJSON_GetObjectItemCaseSensitive(req->root, "v");
+	if (!cJSON_IsNumber(cmd)) {
+		snprintf(err, errlen, "$.v: required protocol version missing "
+			 "(this htmd speaks %d)", HTM_PROTO_VERSION);
+		goto out;
+	}
+	if (cmd->valuedouble != HTM_PROTO_VERSION) {
+		snprintf(err, errlen, "$.v: unsupported protocol version %g "
+			 "(this htmd speaks %d)", cmd->valuedouble, HTM_PROTO_VERSION);
 		goto out;
 	}
 	cmd = cJSON_GetObjectItemCaseSensitive(req->root, "cmd");
@@ -118,14 +134,6 @@ int htm_request_parse(struct htm_request *req, const char *line, size_t len,
 	}
 	r = htm_schema_decode(cmd_fields[req->cmd], req->root, req, "$", err,
 			      errlen);
-	if (r < 0)
-		goto out;
-	if (req->v != HTM_PROTO_VERSION) {
-		snprintf(err, errlen,
-			 "$.v: unsupported protocol version %u (this htmd speaks %d)",
-			 req->v, HTM_PROTO_VERSION);
-		r = -EINVAL;
-	}
 out:
 	if (r < 0) {
 		cJSON_Delete(req->root);
@@ -214,6 +222,9 @@ cJSON *htm_task_to_json(const struct htm_task *t)
 	ok = ok && cJSON_AddNumberToObject(o, "uid", t->uid);
 	ok = ok && cJSON_AddNumberToObject(o, "gid", t->gid);
 	ok = ok && cJSON_AddItemToObject(o, "cgroup", string_or_null(t->cgroup));
+	ok = ok && cJSON_AddItemToObject(o, "cgroup_id",
+					 int_or_null(t->cgroup_id != 0, (int64_t)t->cgroup_id));
+	ok = ok && cJSON_AddItemToObject(o, "budget", seconds_or_null(t->budget_ns));
 	ok = ok && cJSON_AddItemToObject(o, "pid", int_or_null(t->pid > 0, t->pid));
 	ok = ok && cJSON_AddItemToObject(o, "exit_code",
 					 int_or_null(t->exit_code >= 0, t->exit_code));

@@ -23,6 +23,7 @@ enum htm_cmd {
 	HTM_CMD_CANCEL,
 	HTM_CMD_WAIT,
 	HTM_CMD_STATUS,
+	HTM_CMD_TOP,
 	HTM_CMD_COUNT,
 };
 
@@ -38,7 +39,7 @@ struct htm_request {
 	const cJSON *argv;
 	const char *name, *cwd, *batch, *user;
 	int priority, origin, risk;
-	uint64_t sla_ns, timeout_ns;
+	uint64_t sla_ns, timeout_ns, budget_ns;
 
 	/* list */
 	int state;

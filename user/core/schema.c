@@ -114,7 +114,8 @@ static int decode_field(const struct htm_field *f, const cJSON *v, char *base,
 			if (v->valuedouble < 0 || v->valuedouble > (double)f->max / 1e9)
 				return fail(err, errlen, path, f->name,
 					    "duration %g s out of range", v->valuedouble);
-			u = (uint64_t)(v->valuedouble * 1e9);
+			/* nearest ns: 1.001 s is 1001000000, not 1000999999 */
+			u = (uint64_t)(v->valuedouble * 1e9 + 0.5);
 			if (u < f->min)
 				return fail(err, errlen, path, f->name,
 					    "duration %g s too short", v->valuedouble);
@@ -151,6 +152,32 @@ static int decode_field(const struct htm_field *f, const cJSON *v, char *base,
 				    "longer than %zu bytes", f->size - 1);
 		memcpy(base + f->offset, v->valuestring,
 		       strlen(v->valuestring) + 1);
+		return 0;
+	case HTM_F_NUMBER:
+		if (!cJSON_IsNumber(v) || v->valuedouble < f->dmin ||
+		    v->valuedouble > f->dmax)
+			return fail(err, errlen, path, f->name,
+				    "expected a number in %g..%g", f->dmin, f->dmax);
+		*(double *)(base + f->offset) = v->valuedouble;
+		return 0;
+	case HTM_F_LEVELS:
+		if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 3)
+			return fail(err, errlen, path, f->name,
+				    "expected [elevated, high, critical] thresholds");
+		for (i = 0; i < 3; i++) {
+			const cJSON *x = cJSON_GetArrayItem(v, i);
+
+			if (!cJSON_IsNumber(x) || x->valuedouble < f->dmin ||
+			    x->valuedouble > f->dmax) {
+				snprintf(sub, sizeof(sub), "%s[%d]", f->name, i);
+				return fail(err, errlen, path, sub,
+					    "expected a number in %g..%g", f->dmin,
+					    f->dmax);
+			}
+		}
+		for (i = 0; i < 3; i++)
+			((double *)(base + f->offset))[i] =
+				cJSON_GetArrayItem(v, i)->valuedouble;
 		return 0;
 	case HTM_F_ENUM:
 		return decode_enum(f, v, (int *)(base + f->offset), path, err,

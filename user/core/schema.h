@@ -26,6 +26,8 @@ enum htm_field_type {
 	HTM_F_ENUM,		/* int, index of the string in names */
 	HTM_F_OBJECT,		/* nested table; offset is the nested struct's */
 	HTM_F_STRINGS,		/* const cJSON * array of strings, [min, max] items */
+	HTM_F_NUMBER,		/* double in [dmin, dmax] */
+	HTM_F_LEVELS,		/* double[3], each in [dmin, dmax] */
 };
 
 struct htm_field {
@@ -34,6 +36,7 @@ struct htm_field {
 	size_t offset;
 	size_t size;				/* HTM_F_BUF */
 	uint64_t min, max;
+	double dmin, dmax;			/* HTM_F_NUMBER, HTM_F_LEVELS */
 	const char *const *names;		/* HTM_F_ENUM */
 	const struct htm_field *fields;		/* HTM_F_OBJECT */
 	bool required;

@@ -87,6 +87,8 @@ struct htm_task {
 	int32_t exit_code;		/* -1 unless it exited */
 	int32_t signal;			/* 0 unless a signal ended it */
 	char *cgroup;			/* absolute path while it has one */
+	uint64_t cgroup_id;		/* its kernfs id, what BPF sees */
+	uint64_t budget_ns;		/* run-queue wait budget, 0: none */
 
 	TAILQ_ENTRY(htm_task) queue_link;	/* struct htm_queue */
 	TAILQ_ENTRY(htm_task) table_link;	/* struct htm_task_table */

@@ -1,23 +1,66 @@
 /* SPDX-License-Identifier: MIT */
-/* Loading, attaching and reading bpf/sampler.bpf.c through its skeleton. */
+/*
+ * Loading, attaching, pinning and reading bpf/sampler.bpf.c through its
+ * skeleton. Optional programs are switched off by feature probes against
+ * the running kernel's BTF (bpf_program__set_autoload), never by failing
+ * to load.
+ */
 #ifndef HTM_SYS_SAMPLER_H
 #define HTM_SYS_SAMPLER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "htm/sampler.h"
+
 struct htm_sampler;
 
-struct htm_sampler_totals {
-	uint64_t switches;
+struct htm_sampler_opts {
+	const char *pin_dir;		/* NULL or "": do not pin */
+	uint64_t breach_interval_ns;	/* kernel rate limit per cgroup */
+	/* Called for each ring-buffer record from htm_sampler_consume. */
+	void (*on_event)(void *ctx, const struct htm_event *e);
+	void *ctx;
 };
 
-/* Open, load and attach. On failure a negative errno and, in why, what
- * failed (libbpf's detail went to the log at debug level). */
-int htm_sampler_new(struct htm_sampler **out, char *why, size_t whylen);
+/* What loaded and what a probe switched off (for `status`). */
+struct htm_sampler_info {
+	const char *programs[8];
+	int nprograms;
+	const char *off[4];		/* "oom_kills: <why>" */
+	int noff;
+	const char *pin_dir;		/* NULL when not pinned */
+};
+
+/* Open, probe, load, attach, pin. On failure a negative errno and, in
+ * why, what failed (libbpf's detail went to the log). */
+int htm_sampler_new(struct htm_sampler **out, const struct htm_sampler_opts *o,
+		    char *why, size_t whylen);
+/* Detach and remove the pins. */
 void htm_sampler_free(struct htm_sampler *s);
-int htm_sampler_totals(struct htm_sampler *s, struct htm_sampler_totals *t);
-/* Names of the attached programs, NULL-terminated. */
-const char *const *htm_sampler_programs(const struct htm_sampler *s);
+const struct htm_sampler_info *htm_sampler_info(const struct htm_sampler *s);
+
+/* Start or stop tracking a cgroup; track again to change its budget. */
+int htm_sampler_track(struct htm_sampler *s, uint64_t cgid, uint64_t budget_ns);
+int htm_sampler_untrack(struct htm_sampler *s, uint64_t cgid);
+
+/*
+ * Cumulative totals, summed over CPUs, read with batched map lookups:
+ * cb once per tracked cgroup, *all gets the system-wide summary. The time
+ * each CPU has spent in its current task up to now_mono is included.
+ */
+int htm_sampler_read(struct htm_sampler *s, uint64_t now_mono,
+		     void (*cb)(void *ctx, uint64_t cgid,
+				const struct htm_cg_stats *t),
+		     void *ctx, struct htm_cg_stats *all);
+
+/* One cgroup's totals (with its running time up to now_mono). */
+int htm_sampler_read_one(struct htm_sampler *s, uint64_t cgid, uint64_t now_mono,
+			 struct htm_cg_stats *out);
+
+/* Pollable fd of the event ring buffer, and draining it. */
+int htm_sampler_events_fd(const struct htm_sampler *s);
+int htm_sampler_consume(struct htm_sampler *s);
 
 #endif
