@@ -113,19 +113,21 @@ static __always_inline struct htm_cg_stats *all_stats(void)
 	return bpf_map_lookup_elem(&htm_all_stats, &zero);
 }
 
-static __always_inline __u32 log2_u64(__u64 v)
+/* 64-bit throughout: on 6.1 a 32-bit result loses its bounds when used to
+ * index the histogram and the verifier rejects the access */
+static __always_inline __u64 log2_u64(__u64 v)
 {
-	__u32 r = 0, shift;
+	__u64 r = 0, shift;
 
 	shift = (v > 0xffffffffull) << 5; v >>= shift; r |= shift;
 	shift = (v > 0xffff) << 4; v >>= shift; r |= shift;
 	shift = (v > 0xff) << 3; v >>= shift; r |= shift;
 	shift = (v > 0xf) << 2; v >>= shift; r |= shift;
 	shift = (v > 0x3) << 1; v >>= shift; r |= shift;
-	return r | (__u32)(v >> 1);
+	return r | (v >> 1);
 }
 
-static __always_inline void hist_add(struct htm_cg_stats *s, __u32 slot,
+static __always_inline void hist_add(struct htm_cg_stats *s, __u64 slot,
 				     __u64 wait)
 {
 	s->wait_hist[slot]++;
@@ -207,7 +209,7 @@ static __always_inline void waited(struct task_struct *next, __u64 cgid,
 {
 	struct htm_cg_stats *all = all_stats();
 	struct htm_cg_conf *conf;
-	__u32 slot = log2_u64(wait / 1000);
+	__u64 slot = log2_u64(wait / 1000);
 
 	if (slot >= HTM_HIST_SLOTS)
 		slot = HTM_HIST_SLOTS - 1;

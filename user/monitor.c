@@ -683,12 +683,17 @@ cJSON *monitor_usage_json(struct htm_manager *m, const struct htm_task *t)
 	struct tracked_cg *tc = tracked_find(&m->mon, t->cgroup_id);
 	const struct task_run *run = t->runtime;
 	const struct htm_cg_stats *tot;
+	struct htm_cg_stats fresh;
 	struct htm_delays live;
 	cJSON *o;
 
 	if (!run)
 		return cJSON_CreateNull();
 	tot = tc ? &tc->now : run->usage.valid ? &run->usage.totals : NULL;
+	/* a running task is read now, not as of the last period */
+	if (tc && m->sampler &&
+	    htm_sampler_read_one(m->sampler, tc->cgid, htm_now_mono(), &fresh) == 0)
+		tot = &fresh;
 	o = cJSON_CreateObject();
 	if (!o)
 		return NULL;

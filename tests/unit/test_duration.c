@@ -18,6 +18,9 @@ static const struct {
 	uint64_t ns;
 } valid[] = {
 	{ "500ms", 500 * MS },
+	{ "200us", 200 * 1000ull },
+	{ "1us", 1000ull },
+	{ "1.5ms", 1500 * 1000ull },
 	{ "30s", 30 * S },
 	{ "5m", 5 * M },
 	{ "2h", 2 * H },
@@ -50,7 +53,7 @@ static const struct {
 static const char *const invalid[] = {
 	"", "10", "s", "ms", "-1s", "+1s", "1x", "1.s", ".5s", "1..5s", "1.5.5s",
 	"1e3s", "1S", "1 s", " 1s", "1s ", "1m30", "1ms5", "1h 30m", "1sec",
-	"1hr", "1,5s", "0x10s", "5mm", "1µs", "1ns", "1us", "1w", "1y",
+	"1hr", "1,5s", "0x10s", "5mm", "1µs", "1ns", "1w", "1y",
 };
 
 static const char *const overflow[] = {
@@ -147,7 +150,9 @@ static void test_format(void)
 		{ 36 * H, "1d12h" },
 		/* below a millisecond is cut, not rounded */
 		{ 1500 * MS + 999999, "1.5s" },
-		{ 999999, "0s" },
+		{ 999999, "999us" },
+		{ 999, "0s" },
+		{ 200000, "200us" },
 	};
 	char buf[64];
 

@@ -9,8 +9,9 @@ static const struct {
 	const char *suffix;
 	uint64_t ns;
 } units[] = {
-	/* "ms" before "m": longest suffix first */
+	/* "ms" before "m", "us" before "s": longest suffix first */
 	{ "ms", HTM_NSEC_PER_MSEC },
+	{ "us", 1000 },
 	{ "s", HTM_NSEC_PER_SEC },
 	{ "m", 60 * HTM_NSEC_PER_SEC },
 	{ "h", 3600 * HTM_NSEC_PER_SEC },
@@ -83,6 +84,11 @@ char *htm_duration_format(uint64_t ns, char *buf, size_t len)
 	size_t off = 0;
 
 	buf[0] = '\0';
+	if (ns < HTM_NSEC_PER_MSEC && ns >= 1000) {
+		/* budgets live down here */
+		snprintf(buf, len, "%lluus", (unsigned long long)(ns / 1000));
+		return buf;
+	}
 	if (ms == 0) {
 		snprintf(buf, len, "0s");
 		return buf;

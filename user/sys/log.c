@@ -24,14 +24,22 @@ int htm_log_get_level(void)
 void htm_logv(int level, const char *fmt, va_list ap)
 {
 	static int journal = -1;
-	char msg[2048];
+	char small[1024], *msg = small;
+	va_list copy;
 	size_t n;
+	int len;
 
 	if (level > max_level)
 		return;
 	if (journal < 0)
 		journal = getenv("JOURNAL_STREAM") != NULL;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* most lines fit; a verifier log (one libbpf message) may be huge and
+	 * its last lines are the ones that matter */
+	va_copy(copy, ap);
+	len = vsnprintf(small, sizeof(small), fmt, copy);
+	va_end(copy);
+	if (len >= (int)sizeof(small) && vasprintf(&msg, fmt, ap) < 0)
+		msg = small;
 	n = strlen(msg);
 	while (n && msg[n - 1] == '\n')
 		msg[--n] = '\0';
@@ -39,6 +47,8 @@ void htm_logv(int level, const char *fmt, va_list ap)
 		fprintf(stderr, "<%d>%s\n", level, msg);
 	else
 		fprintf(stderr, "htmd: %s: %s\n", htm_log_level_names[level], msg);
+	if (msg != small)
+		free(msg);
 }
 
 void htm_log(int level, const char *fmt, ...)
