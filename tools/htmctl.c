@@ -468,10 +468,12 @@ int main(int argc, char **argv)
 	if (optind >= argc)
 		return usage_error("missing command");
 	cmd = argv[optind];
-	/* each command parses its own options from its own argv */
+	/* each command parses its own options from its own argv; optind 0
+	 * makes glibc start afresh, or it keeps the '+' mode of the parse
+	 * above and stops at the first argument ("wait 5 --timeout 1s") */
 	argc -= optind;
 	argv += optind;
-	optind = 1;
+	optind = 0;
 	if (strcmp(cmd, "submit") == 0)
 		rc = cmd_submit(&ctl, argc, argv);
 	else if (strcmp(cmd, "list") == 0)

@@ -106,6 +106,36 @@ void render_task_outcome(FILE *f, const cJSON *task)
 	fputc('\n', f);
 }
 
+/* What the sampler and taskstats saw of a task. */
+static void render_usage(FILE *f, const cJSON *u)
+{
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(u, "delays");
+	double v, w;
+
+	if (!cJSON_IsObject(u))
+		return;
+	if (num(u, "cpu_seconds", &v))
+		fprintf(f, "%-12s %.3fs on CPU\n", "usage:", v);
+	if (num(u, "waits", &v) && num(u, "wait_p99_us", &w))
+		fprintf(f, "%-12s %.0f waits, avg %.0fus, p99 %.0fus, %.0f over budget\n",
+			"run queue:", v,
+			cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(u, "wait_avg_us")), w,
+			cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(u, "breaches")));
+	if (num(u, "reclaim_ms", &v) && v > 0)
+		fprintf(f, "%-12s %.1fms in memcg reclaim\n", "memory:", v);
+	if (num(u, "oom_kills", &v) && v > 0)
+		fprintf(f, "%-12s %.0f OOM kills\n", "oom:", v);
+	if (cJSON_IsObject(d))
+		fprintf(f, "%-12s cpu %.1fms, blkio %.1fms, swapin %.1fms, reclaim %.1fms, thrashing %.1fms\n",
+			"delays:", cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(d, "cpu_ms")),
+			cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(d, "blkio_ms")),
+			cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(d, "swapin_ms")),
+			cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(d, "reclaim_ms")),
+			cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(d, "thrashing_ms")));
+	else if (cJSON_IsString(d))
+		fprintf(f, "%-12s %s\n", "delays:", d->valuestring);
+}
+
 void render_task(FILE *f, const cJSON *t)
 {
 	static const char *const times[] = { "submitted_at", "started_at",
@@ -158,6 +188,7 @@ void render_task(FILE *f, const cJSON *t)
 		fprintf(f, "%-12s %s\n", "batch:", str(t, "batch"));
 	if (str(t, "log"))
 		fprintf(f, "%-12s %s\n", "log:", str(t, "log"));
+	render_usage(f, cJSON_GetObjectItemCaseSensitive(t, "usage"));
 }
 
 static void render_names(FILE *f, const cJSON *arr)
@@ -212,12 +243,27 @@ void render_status(FILE *f, const cJSON *s)
 		fprintf(f, " %s %s", c->string, cJSON_IsTrue(c) ? "yes" : "NO");
 	fprintf(f, "\nsampler:    %s", str(smp, "state"));
 	if (str(smp, "reason"))
-		fprintf(f, " (%s)", str(smp, "reason"));
+		fprintf(f, " (%s), running on %s", str(smp, "reason"), str(smp, "fallback"));
 	if (cJSON_GetObjectItemCaseSensitive(smp, "programs")) {
-		fprintf(f, ", programs: ");
+		fprintf(f, "\nprograms:   ");
 		render_names(f, cJSON_GetObjectItemCaseSensitive(smp, "programs"));
 	}
-	if (num(smp, "context_switches", &v))
-		fprintf(f, ", %.0f context switches seen", v);
-	fputc('\n', f);
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(smp, "off"))
+		fprintf(f, "\nfeature:    %s", c->valuestring);
+	if (str(smp, "pin_dir"))
+		fprintf(f, "\npinned in:  %s", str(smp, "pin_dir"));
+	if (num(smp, "period_ms", &v))
+		fprintf(f, "\nsampling:   every %.0fms, %.0f cgroups tracked, %.0f passes of %.0fus avg",
+			v, num(smp, "tracked_cgroups", &w) ? w : 0,
+			cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(smp, "passes")),
+			cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(smp, "pass_avg_us")));
+	if (num(smp, "breach_events", &v))
+		fprintf(f, "\nevents:     %.0f budget breaches, %.0f reclaim, %.0f OOM kills", v,
+			cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(smp, "reclaim_events")),
+			cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(smp, "oom_kill_events")));
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(smp, "psi_triggers"))
+		fprintf(f, "\npsi:        %s \"%s\", fired %.0f times", str(c, "resource"),
+			str(c, "trigger"), num(c, "fired", &v) ? v : 0);
+	fprintf(f, "\ntaskstats:  %s", str(smp, "taskstats"));
+	fprintf(f, "\nstress:     %s\n", str(smp, "stress"));
 }

@@ -74,8 +74,8 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ 0 }
 	};
-	const char *config = NULL, *socket = NULL, *state = NULL, *root = NULL;
-	bool observe = false, verbose = false;
+	struct htm_overrides ov = { 0 };
+	const char *config = NULL;
 	struct htm_manager *m = NULL;
 	struct htm_config cfg;
 	int c, r;
@@ -84,11 +84,11 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "c:s:d:r:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config = optarg; break;
-		case 's': socket = optarg; break;
-		case 'd': state = optarg; break;
-		case 'r': root = optarg; break;
-		case 'v': verbose = true; break;
-		case OPT_OBSERVE: observe = true; break;
+		case 's': ov.socket = optarg; break;
+		case 'd': ov.state_dir = optarg; break;
+		case 'r': ov.cgroup_root = optarg; break;
+		case 'v': ov.verbose = true; break;
+		case OPT_OBSERVE: ov.observe = true; break;
 		case OPT_CHECK:
 			r = config_load(&cfg, optarg);
 			if (r == 0)
@@ -122,23 +122,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* the command line wins over the file */
-	if (socket)
-		snprintf(cfg.socket, sizeof(cfg.socket), "%s", socket);
-	if (state)
-		snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s", state);
-	if (root)
-		snprintf(cfg.cgroup_root, sizeof(cfg.cgroup_root), "%s", root);
-	if (observe)
-		cfg.observe = true;
-	if (verbose)
-		cfg.log_level = LOG_DEBUG;
+	htm_config_override(&cfg, &ov);
 	htm_log_set_level(cfg.log_level);
 	htm_log_route_libbpf();
 	if (geteuid() != 0)
 		htm_log(LOG_WARNING, "not running as root: cgroups, BPF and other "
 			"users' tasks will likely fail");
 
-	r = htm_manager_new(&m, &cfg, config);
+	r = htm_manager_new(&m, &cfg, config, &ov);
 	if (r == 0)
 		r = htm_manager_start(m);
 	if (r == 0)

@@ -119,7 +119,7 @@ static void sweep_leftovers(const char *class_cg)
 				path);
 			continue;
 		}
-		if (htm_cgroup_rmdir(path) == 0)
+		if (htm_cgroup_rmdir_tree(path) == 0)
 			htm_log(LOG_INFO, "removed empty leftover cgroup %s", path);
 	}
 	closedir(d);
@@ -356,14 +356,22 @@ static int reload(struct htm_manager *m)
 			m->config_path, r == -EIO ? "read error" : err);
 		return r;
 	}
+	htm_config_override(&next, &m->overrides);
 	if (strcmp(next.socket, m->cfg.socket) ||
 	    strcmp(next.state_dir, m->cfg.state_dir) ||
-	    strcmp(next.cgroup_root, m->cfg.cgroup_root))
-		htm_log(LOG_WARNING, "reload: socket, state_dir and cgroup_root "
-			"change only on restart, ignoring");
+	    strcmp(next.cgroup_root, m->cfg.cgroup_root) ||
+	    strcmp(next.bpf_pin_dir, m->cfg.bpf_pin_dir) ||
+	    next.sample_period_ns != m->cfg.sample_period_ns ||
+	    memcmp(next.psi_trigger, m->cfg.psi_trigger, sizeof(next.psi_trigger)))
+		htm_log(LOG_WARNING, "reload: socket, state_dir, cgroup_root, "
+			"bpf_pin_dir, sample_period and psi_triggers change only on "
+			"restart, ignoring those");
 	snprintf(next.socket, sizeof(next.socket), "%s", m->cfg.socket);
 	snprintf(next.state_dir, sizeof(next.state_dir), "%s", m->cfg.state_dir);
 	snprintf(next.cgroup_root, sizeof(next.cgroup_root), "%s", m->cfg.cgroup_root);
+	snprintf(next.bpf_pin_dir, sizeof(next.bpf_pin_dir), "%s", m->cfg.bpf_pin_dir);
+	next.sample_period_ns = m->cfg.sample_period_ns;
+	memcpy(next.psi_trigger, m->cfg.psi_trigger, sizeof(next.psi_trigger));
 	m->cfg = next;
 	m->slots = next.slots ? next.slots : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	htm_log_set_level(next.log_level);
@@ -430,8 +438,22 @@ static int signals_setup(struct htm_manager *m)
 	return signal_read_next(m);
 }
 
+void htm_config_override(struct htm_config *cfg, const struct htm_overrides *o)
+{
+	if (o->socket)
+		snprintf(cfg->socket, sizeof(cfg->socket), "%s", o->socket);
+	if (o->state_dir)
+		snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s", o->state_dir);
+	if (o->cgroup_root)
+		snprintf(cfg->cgroup_root, sizeof(cfg->cgroup_root), "%s", o->cgroup_root);
+	if (o->observe)
+		cfg->observe = true;
+	if (o->verbose)
+		cfg->log_level = LOG_DEBUG;
+}
+
 int htm_manager_new(struct htm_manager **out, const struct htm_config *cfg,
-		    const char *config_path)
+		    const char *config_path, const struct htm_overrides *o)
 {
 	struct htm_manager *m = calloc(1, sizeof(*m));
 	int r;
@@ -439,6 +461,7 @@ int htm_manager_new(struct htm_manager **out, const struct htm_config *cfg,
 	if (!m)
 		return -ENOMEM;
 	m->cfg = *cfg;
+	m->overrides = *o;
 	m->sigfd = m->lock_fd = -1;
 	snprintf(m->config_path, sizeof(m->config_path), "%s",
 		 config_path ? config_path : "");
@@ -476,8 +499,9 @@ int htm_manager_start(struct htm_manager *m)
 	r = htm_api_new(&m->api, m->loop, m->cfg.socket, &api_ops, m);
 	if (r < 0) {
 		htm_log(LOG_ERR, "socket %s: %s", m->cfg.socket,
-			r == -EADDRINUSE ? "another htmd is listening there"
-					 : strerror(-r));
+			r == -EADDRINUSE ? "another htmd is listening there" :
+			r == -ENOTSOCK ? "exists and is not a socket; not touching it" :
+			strerror(-r));
 		return r;
 	}
 	r = cgroup_layout_setup(m);

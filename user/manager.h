@@ -23,6 +23,12 @@
 #include "sys/sampler.h"
 #include "sys/taskstats.h"
 
+/* What the command line says; it wins over the file, on start and reload. */
+struct htm_overrides {
+	const char *socket, *state_dir, *cgroup_root;
+	bool observe, verbose;
+};
+
 /* A client waiting for a task to finish (`wait`, `cancel`). */
 struct waiter {
 	LIST_ENTRY(waiter) link;
@@ -115,6 +121,7 @@ enum htm_control {
 struct htm_manager {
 	struct htm_config cfg;
 	char config_path[PATH_MAX];	/* "" when running on defaults */
+	struct htm_overrides overrides;
 	struct htm_loop *loop;
 	struct htm_api *api;
 	struct htm_sampler *sampler;
@@ -151,8 +158,10 @@ struct htm_manager {
 
 extern const char *const htm_control_files[];
 
+void htm_config_override(struct htm_config *cfg, const struct htm_overrides *o);
+
 int htm_manager_new(struct htm_manager **out, const struct htm_config *cfg,
-		    const char *config_path);
+		    const char *config_path, const struct htm_overrides *o);
 int htm_manager_start(struct htm_manager *m);
 int htm_manager_run(struct htm_manager *m);
 void htm_manager_free(struct htm_manager *m);

@@ -75,7 +75,7 @@ static void run_finish(struct task_run *run)
 	htm_timer_disarm(&run->timeout);
 	run_close_fds(run);
 	monitor_untrack_task(m, t);
-	r = htm_cgroup_rmdir(t->cgroup);
+	r = htm_cgroup_rmdir_tree(t->cgroup);
 	if (r < 0 && r != -ENOENT)
 		htm_log(LOG_WARNING, "task %llu: rmdir %s: %s, ignoring",
 			(unsigned long long)t->id, t->cgroup, strerror(-r));

@@ -174,6 +174,10 @@ int htm_config_parse(struct htm_config *c, const char *text, size_t len,
 	cJSON *root;
 	int line, col, r;
 
+	if (htm_json_has_nul(text, len)) {
+		snprintf(err, errlen, "strings must not contain NUL (\\u0000)");
+		return -EINVAL;
+	}
 	root = cJSON_ParseWithLengthOpts(text, len, &end, false);
 	if (!root) {
 		line_col(text, end ? end : text, &line, &col);

@@ -92,6 +92,10 @@ int htm_request_parse(struct htm_request *req, const char *line, size_t len,
 	req->risk = HTM_RISK_LOW;
 	*code = HTM_ERR_BAD_REQUEST;
 
+	if (htm_json_has_nul(line, len)) {
+		snprintf(err, errlen, "strings must not contain NUL (\\u0000)");
+		goto out;
+	}
 	req->root = cJSON_ParseWithLengthOpts(line, len, &end, false);
 	if (!req->root) {
 		snprintf(err, errlen, "malformed JSON at byte %td",

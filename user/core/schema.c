@@ -209,6 +209,27 @@ static int decode_field(const struct htm_field *f, const cJSON *v, char *base,
 	return fail(err, errlen, path, f->name, "unsupported field type");
 }
 
+bool htm_json_has_nul(const char *text, size_t len)
+{
+	bool in_string = false;
+
+	for (size_t i = 0; i < len; i++) {
+		if (!in_string) {
+			in_string = text[i] == '"';
+			continue;
+		}
+		if (text[i] == '"') {
+			in_string = false;
+		} else if (text[i] == '\\' && i + 1 < len) {
+			if (text[i + 1] == 'u' && i + 5 < len &&
+			    !strncmp(text + i + 2, "0000", 4))
+				return true;
+			i++;	/* the escaped character */
+		}
+	}
+	return false;
+}
+
 int htm_schema_decode(const struct htm_field *fields, const cJSON *obj,
 		      void *base, const char *path, char *err, size_t errlen)
 {

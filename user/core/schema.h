@@ -46,6 +46,13 @@ struct htm_field {
 #define HTM_PRESENT(type, member) (offsetof(type, member) + 1)
 
 /*
+ * True if a JSON string in text holds an escaped NUL (\u0000): cJSON would
+ * cut the string there without a word, so "a\u0000b" must be refused
+ * before parsing rather than run as "a".
+ */
+bool htm_json_has_nul(const char *text, size_t len);
+
+/*
  * Decode obj (must be a JSON object) into base. path names obj in messages
  * ("$" at the top). Returns 0, or -EINVAL with a message in err.
  */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -47,6 +48,7 @@ struct htm_api {
 	int fd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct htm_loop_source accept_src;
+	int lock_fd;			/* flock on "<path>.lock" */
 	const struct htm_api_ops *ops;
 	void *data;
 	LIST_HEAD(, htm_conn) conns;
@@ -336,21 +338,29 @@ static int api_accept_next(struct htm_api *a)
 	return 0;
 }
 
-/* Refuse to steal a live daemon's socket; remove a dead one's. */
-static int socket_take_over(const struct sockaddr_un *addr)
+/*
+ * Own the socket path through an flock on "<path>.lock": the kernel drops
+ * it the moment its holder dies, even by SIGKILL, whereas a dead daemon's
+ * listening socket keeps accepting connections until its io_uring is torn
+ * down. Holding the lock, a leftover socket is ours to replace; anything
+ * that is not a socket is never deleted.
+ */
+static int socket_take_over(struct htm_api *a, const char *path)
 {
-	int fd, r;
+	char lock[sizeof(a->path) + 8];
+	struct stat st;
 
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	a->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (a->lock_fd < 0)
 		return -errno;
-	r = connect(fd, (const struct sockaddr *)addr, sizeof(*addr));
-	close(fd);
-	if (r == 0)
-		return -EADDRINUSE;
-	if (errno == ECONNREFUSED && unlink(addr->sun_path) < 0 && errno != ENOENT)
-		return -errno;
-	return 0;
+	if (flock(a->lock_fd, LOCK_EX | LOCK_NB) < 0)
+		return errno == EWOULDBLOCK ? -EADDRINUSE : -errno;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -ENOTSOCK;
+	return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
 }
 
 static int mkdir_parent(const char *path)
@@ -376,7 +386,7 @@ int htm_api_new(struct htm_api **out, struct htm_loop *l, const char *path,
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
-	a->fd = -1;
+	a->fd = a->lock_fd = -1;
 	a->loop = l;
 	a->ops = ops;
 	a->data = data;
@@ -387,7 +397,7 @@ int htm_api_new(struct htm_api **out, struct htm_loop *l, const char *path,
 	r = mkdir_parent(path);
 	if (r < 0)
 		goto fail;
-	r = socket_take_over(&addr);
+	r = socket_take_over(a, path);
 	if (r < 0)
 		goto fail;
 	a->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -411,6 +421,8 @@ fail:
 		close(a->fd);
 		unlink(a->path);
 	}
+	if (a->lock_fd >= 0)
+		close(a->lock_fd);
 	free(a);
 	return r;
 }
@@ -426,6 +438,7 @@ void htm_api_free(struct htm_api *a)
 		conn_free(c);
 	close(a->fd);
 	unlink(a->path);
+	close(a->lock_fd);
 	free(a);
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -91,6 +92,26 @@ int htm_cgroup_mkdir(const char *cg)
 int htm_cgroup_rmdir(const char *cg)
 {
 	return rmdir(cg) < 0 ? -errno : 0;
+}
+
+static int rmdir_visit(const char *path, const struct stat *st, int type,
+		       struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	/* cgroupfs files go with their directory; only directories are removed */
+	if (type != FTW_DP)
+		return 0;
+	return rmdir(path) < 0 ? -errno : 0;
+}
+
+int htm_cgroup_rmdir_tree(const char *cg)
+{
+	int r = nftw(cg, rmdir_visit, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+
+	if (r == -1)
+		return -errno;
+	return r;
 }
 
 static int cg_open(const char *cg, const char *file, int flags)

@@ -32,6 +32,9 @@ bool htm_cgroup_under(const char *path, const char *mount);
 
 int htm_cgroup_mkdir(const char *cg);
 int htm_cgroup_rmdir(const char *cg);
+/* rmdir cg and every cgroup below it, deepest first (a task may make its
+ * own sub-cgroups). Stops at the first failure. */
+int htm_cgroup_rmdir_tree(const char *cg);
 int htm_cgroup_write(const char *cg, const char *file, const char *value);
 int htm_cgroup_read(const char *cg, const char *file, char *buf, size_t len);
 bool htm_cgroup_has_file(const char *cg, const char *file);
