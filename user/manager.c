@@ -531,11 +531,21 @@ int htm_manager_start(struct htm_manager *m)
 	return 0;
 }
 
+static bool replies_flushed(void *data)
+{
+	struct htm_manager *m = data;
+
+	return htm_api_flushed(m->api);
+}
+
 int htm_manager_run(struct htm_manager *m)
 {
 	int r = htm_loop_run(m->loop);
 
 	runner_shutdown(m);
+	/* the cancelled tasks' waiters get their answer before we go */
+	htm_loop_drain(m->loop, replies_flushed, m,
+		       htm_now_mono() + HTM_NSEC_PER_SEC);
 	return r;
 }
 

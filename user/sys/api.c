@@ -442,6 +442,17 @@ void htm_api_free(struct htm_api *a)
 	free(a);
 }
 
+bool htm_api_flushed(const struct htm_api *a)
+{
+	const struct htm_conn *c;
+
+	LIST_FOREACH(c, &a->conns, link)
+		if (!c->closing && (c->send_src.inflight || c->queued.len ||
+				    c->sending.off != c->sending.len))
+			return false;
+	return true;
+}
+
 unsigned htm_api_connections(const struct htm_api *a)
 {
 	return a->nconns;

@@ -10,6 +10,7 @@
 #ifndef HTM_SYS_API_H
 #define HTM_SYS_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -32,6 +33,8 @@ int htm_api_new(struct htm_api **out, struct htm_loop *l, const char *path,
 		const struct htm_api_ops *ops, void *data);
 void htm_api_free(struct htm_api *a);
 unsigned htm_api_connections(const struct htm_api *a);
+/* True when no reply is waiting to be sent on any connection. */
+bool htm_api_flushed(const struct htm_api *a);
 
 /* Queue the reply to the current request (takes ownership of response). */
 int htm_conn_reply(struct htm_conn *c, cJSON *response);

@@ -79,32 +79,57 @@ void htm_loop_stop(struct htm_loop *l, int code)
 	l->code = code;
 }
 
-int htm_loop_run(struct htm_loop *l)
+/* Hand every ready completion to its source; stop early once stopped
+ * unless draining. */
+static void loop_dispatch(struct htm_loop *l, bool draining)
 {
 	struct io_uring_cqe *cqe;
+
+	while ((draining || !l->stopped) && io_uring_peek_cqe(&l->ring, &cqe) == 0) {
+		struct htm_loop_source *src = io_uring_cqe_get_data(cqe);
+		int res = cqe->res;
+		uint32_t flags = cqe->flags;
+
+		/* seen before the callback: it may submit and wait */
+		io_uring_cqe_seen(&l->ring, cqe);
+		if (!src)
+			continue;
+		if (!(flags & IORING_CQE_F_MORE))
+			src->inflight--;
+		src->fn(src, res, flags);
+	}
+}
+
+int htm_loop_run(struct htm_loop *l)
+{
 	int r;
 
 	while (!l->stopped) {
 		r = io_uring_submit_and_wait(&l->ring, 1);
 		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
 			return r;
-		while (!l->stopped && io_uring_peek_cqe(&l->ring, &cqe) == 0) {
-			struct htm_loop_source *src = io_uring_cqe_get_data(cqe);
-			int res = cqe->res;
-			uint32_t flags = cqe->flags;
-
-			/* seen before the callback: it may submit and wait */
-			io_uring_cqe_seen(&l->ring, cqe);
-			if (!src)
-				continue;
-			if (!(flags & IORING_CQE_F_MORE))
-				src->inflight--;
-			src->fn(src, res, flags);
-		}
+		loop_dispatch(l, false);
 		if (l->tick && !l->stopped)
 			l->tick(l->tick_data);
 	}
 	return l->code;
+}
+
+void htm_loop_drain(struct htm_loop *l, bool (*done)(void *data), void *data,
+		    uint64_t deadline)
+{
+	struct io_uring_cqe *cqe;
+	uint64_t now;
+
+	while (!done(data) && (now = htm_now_mono()) < deadline) {
+		struct __kernel_timespec ts = {
+			.tv_sec = (long long)((deadline - now) / 1000000000ull),
+			.tv_nsec = (long long)((deadline - now) % 1000000000ull),
+		};
+
+		(void)io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1, &ts, NULL);
+		loop_dispatch(l, true);
+	}
 }
 
 static uint64_t now_ns(clockid_t clock)

@@ -40,6 +40,10 @@ void htm_loop_set_tick(struct htm_loop *l, void (*fn)(void *), void *data);
 /* Run until htm_loop_stop; returns its code, or a negative errno. */
 int htm_loop_run(struct htm_loop *l);
 void htm_loop_stop(struct htm_loop *l, int code);
+/* After a stop: keep handling completions until done(data) or the
+ * CLOCK_MONOTONIC deadline, so last replies still reach their clients. */
+void htm_loop_drain(struct htm_loop *l, bool (*done)(void *data), void *data,
+		    uint64_t deadline);
 
 uint64_t htm_now_mono(void);	/* CLOCK_MONOTONIC ns */
 uint64_t htm_now_real(void);	/* CLOCK_REALTIME ns */
