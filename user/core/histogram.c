@@ -12,7 +12,8 @@ double htm_hist_quantile(const __u64 *counts, int nslots, double p)
 		total += counts[i];
 	if (!total)
 		return 0;
-	rank = (__u64)ceil(p * (double)total);
+	/* the epsilon keeps 0.07 * 100 at rank 7, not 8 */
+	rank = (__u64)ceil(p * (double)total - 1e-9);
 	if (rank < 1)
 		rank = 1;
 	for (int i = 0; i < nslots; i++) {

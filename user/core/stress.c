@@ -49,7 +49,7 @@ int htm_stress_config_check(const struct htm_stress_config *c, char *err,
 			return -EINVAL;
 		}
 	}
-	if (c->exit_ratio <= 0 || c->exit_ratio > 1) {
+	if (!(c->exit_ratio > 0 && c->exit_ratio <= 1)) {	/* NaN too */
 		snprintf(err, errlen, "$.stress.exit_ratio: must be in (0, 1]");
 		return -EINVAL;
 	}
@@ -90,6 +90,10 @@ static void explain(struct htm_stress *st, const struct htm_stress_config *c,
 
 		if (l < level || l == HTM_STRESS_OK)
 			continue;
+		/* a reading past the next level's exit but short of its enter
+		 * threshold holds this level, not that one */
+		if (l > level)
+			l = level;
 		t = c->enter[s][l - 1];
 		t = lower_is_worse(s) ? t / ratio : t * ratio;
 		off += (size_t)snprintf(st->reasons + off, sizeof(st->reasons) - off,

@@ -10,6 +10,7 @@
 #define HTM_CORE_STRESS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum htm_stress_level {
