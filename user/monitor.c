@@ -689,7 +689,9 @@ cJSON *monitor_usage_json(struct htm_manager *m, const struct htm_task *t)
 
 	if (!run)
 		return cJSON_CreateNull();
-	tot = tc ? &tc->now : run->usage.valid ? &run->usage.totals : NULL;
+	/* without the sampler there is nothing measured to show */
+	tot = !m->sampler ? NULL : tc ? &tc->now
+		: run->usage.valid ? &run->usage.totals : NULL;
 	/* a running task is read now, not as of the last period */
 	if (tc && m->sampler &&
 	    htm_sampler_read_one(m->sampler, tc->cgid, htm_now_mono(), &fresh) == 0)
@@ -708,6 +710,8 @@ cJSON *monitor_usage_json(struct htm_manager *m, const struct htm_task *t)
 		cJSON_AddNumberToObject(o, "breaches", (double)tot->breaches);
 		cJSON_AddNumberToObject(o, "reclaim_ms", (double)tot->reclaim_ns / 1e6);
 		cJSON_AddNumberToObject(o, "oom_kills", (double)tot->oom_kills);
+	} else if (!m->sampler) {
+		cJSON_AddStringToObject(o, "sampler", m->sampler_error);
 	}
 	if (t->state == HTM_STATE_RUNNING && m->mon.taskstats && t->pid > 0 &&
 	    htm_taskstats_query(m->mon.taskstats, t->pid, &live) == 0)

@@ -243,7 +243,13 @@ int htm_sampler_new(struct htm_sampler **out, const struct htm_sampler_opts *o,
 		snprintf(why, whylen, "out of memory");
 		goto fail;
 	}
-	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) != 1) {
+	r = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL);
+	if (r < 0) {
+		snprintf(why, whylen, "cannot create BPF maps: %s%s", strerror(-r),
+			 r == -EPERM ? " (needs CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN)" : "");
+		goto fail;
+	}
+	if (r == 0) {
 		r = -EOPNOTSUPP;
 		snprintf(why, whylen, "kernel lacks task storage maps (needs 5.11+)");
 		goto fail;
