@@ -12,7 +12,7 @@ ARCH	:= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 PKGS		:= libbpf liburing libcjson libnl-genl-3.0 libcrypto zlib
 PKG_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lm
+PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lelf -lm -lpthread
 
 WARN		:= -Wall -Wextra -Werror
 CFLAGS		?= -O2 -g

@@ -37,6 +37,8 @@ static const char usage_text[] =
 "  wait ID [--timeout DUR]   exit 0 if it succeeded, 1 otherwise\n"
 "  status                    daemon, slots, queues, cgroups, sampler\n"
 "  top [-d DUR] [-n N]       live view of governed cgroups and the stress level\n"
+"  log [--task ID] [--actor A] [--type GLOB] [--since DUR] [--limit N]\n"
+"      [--verify]            the audit journal; --verify checks CRCs and the chain\n"
 "\n"
 "Options (anywhere): --socket PATH (or $HTM_SOCKET), -o json|table\n"
 "Durations: 500ms, 30s, 5m, 2h, 1h30m. Priorities: critical high normal low.\n"
@@ -57,7 +59,8 @@ static int usage_error(const char *fmt, ...)
 }
 
 enum { OPT_SOCKET = 1000, OPT_NAME, OPT_ORIGIN, OPT_SLA, OPT_TIMEOUT,
-       OPT_RISK, OPT_BATCH, OPT_USER, OPT_STATE, OPT_HELP, OPT_BUDGET };
+       OPT_RISK, OPT_BATCH, OPT_USER, OPT_STATE, OPT_HELP, OPT_BUDGET,
+       OPT_TASK, OPT_ACTOR, OPT_TYPE, OPT_SINCE, OPT_LIMIT, OPT_VERIFY };
 
 #define COMMON_OPTIONS                                                        \
 	{ "socket", required_argument, NULL, OPT_SOCKET },                    \
@@ -390,6 +393,80 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	return EXIT_OK;
 }
 
+static int cmd_log(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		COMMON_OPTIONS,
+		{ "task", required_argument, NULL, OPT_TASK },
+		{ "actor", required_argument, NULL, OPT_ACTOR },
+		{ "type", required_argument, NULL, OPT_TYPE },
+		{ "since", required_argument, NULL, OPT_SINCE },
+		{ "limit", required_argument, NULL, OPT_LIMIT },
+		{ "verify", no_argument, NULL, OPT_VERIFY },
+		{ 0 }
+	};
+	cJSON *req = request_new("log"), *resp, *v;
+	bool verify = false;
+	double id;
+	char *end;
+	long limit;
+	int c, rc = 0;
+
+	while (rc == 0 && (c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_TASK:
+			if (parse_id(optarg, &id) < 0)
+				rc = usage_error("log: --task takes a task id");
+			else
+				cJSON_AddNumberToObject(req, "task", id);
+			break;
+		case OPT_ACTOR:
+			cJSON_AddStringToObject(req, "actor", optarg);
+			break;
+		case OPT_TYPE:
+			cJSON_AddStringToObject(req, "type", optarg);
+			break;
+		case OPT_SINCE:
+			rc = check_duration("--since", optarg);
+			cJSON_AddStringToObject(req, "since", optarg);
+			break;
+		case OPT_LIMIT:
+			limit = strtol(optarg, &end, 10);
+			if (*end || limit < 1 || limit > 100000)
+				rc = usage_error("log: --limit takes 1..100000");
+			else
+				cJSON_AddNumberToObject(req, "limit", (double)limit);
+			break;
+		case OPT_VERIFY:
+			verify = true;
+			cJSON_AddTrueToObject(req, "verify");
+			break;
+		default:
+			rc = common_option(ctl, c);
+		}
+	}
+	if (rc == 0 && optind < argc)
+		rc = usage_error("log: unexpected argument '%s'", argv[optind]);
+	if (rc) {
+		cJSON_Delete(req);
+		return rc;
+	}
+	resp = call(ctl, req, &rc);
+	if (!resp)
+		return rc;
+	v = cJSON_GetObjectItemCaseSensitive(resp, verify ? "verify" : "records");
+	if (ctl->json)
+		print_json(v);
+	else if (verify)
+		render_verify(stdout, v);
+	else
+		render_log(stdout, v);
+	rc = verify && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "ok"))
+		     ? EXIT_FAILED : EXIT_OK;
+	cJSON_Delete(resp);
+	return rc;
+}
+
 static cJSON *top_fetch(void *ctx, int *rc)
 {
 	struct ctl *ctl = ctx;
@@ -484,6 +561,8 @@ int main(int argc, char **argv)
 		rc = cmd_status(&ctl, argc, argv);
 	else if (strcmp(cmd, "top") == 0)
 		rc = cmd_top(&ctl, argc, argv);
+	else if (strcmp(cmd, "log") == 0)
+		rc = cmd_log(&ctl, argc, argv);
 	else
 		rc = usage_error("unknown command '%s'", cmd);
 	htm_client_close(&ctl.cl);

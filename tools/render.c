@@ -267,3 +267,64 @@ void render_status(FILE *f, const cJSON *s)
 	fprintf(f, "\ntaskstats:  %s", str(smp, "taskstats"));
 	fprintf(f, "\nstress:     %s\n", str(smp, "stress"));
 }
+
+void render_log(FILE *f, const cJSON *records)
+{
+	const cJSON *r;
+	char when[64];
+
+	fprintf(f, "%-7s %-19s %-14s %-10s %-6s %s\n", "SEQ", "TIME", "TYPE",
+		"ACTOR", "TASK", "WHAT HAPPENED");
+	cJSON_ArrayForEach(r, records) {
+		const cJSON *b = cJSON_GetObjectItemCaseSensitive(r, "record");
+		const cJSON *who = cJSON_GetObjectItemCaseSensitive(b, "who");
+		const cJSON *task = cJSON_GetObjectItemCaseSensitive(b, "task");
+		const char *user = str(who, "user"), *from = str(b, "from"), *to = str(b, "to");
+		double seq = 0, ts = 0, id = 0;
+		time_t t;
+		struct tm tm;
+
+		num(r, "seq", &seq);
+		num(r, "ts", &ts);
+		if (cJSON_IsNumber(task))
+			id = task->valuedouble;
+		else if (cJSON_IsObject(task))
+			num(task, "id", &id);
+		t = (time_t)ts;
+		localtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		fprintf(f, "%-7.0f %-19s %-14s %-10s ", seq, when, str(r, "type"),
+			user ? user : str(who, "actor") ? str(who, "actor") : "-");
+		if (id > 0)
+			fprintf(f, "%-6.0f ", id);
+		else
+			fprintf(f, "%-6s ", "-");
+		if (from && to)
+			fprintf(f, "%s -> %s: ", from, to);
+		fprintf(f, "%s\n", str(b, "why") ? str(b, "why") : "");
+	}
+}
+
+void render_verify(FILE *f, const cJSON *v)
+{
+	const cJSON *b = cJSON_GetObjectItemCaseSensitive(v, "broken");
+	double records = 0, segs = 0, tail = 0;
+
+	num(v, "records", &records);
+	num(v, "segments", &segs);
+	num(v, "tail_bytes_unchecked", &tail);
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "ok"))) {
+		fprintf(f, "journal ok: %.0f records in %.0f segments, every CRC and "
+			"hash link checked; last record's SHA-256 %s\n", records, segs,
+			str(v, "last_hash"));
+		if (tail > 0)
+			fprintf(f, "(%.0f bytes at the end were being written and not "
+				"checked)\n", tail);
+		return;
+	}
+	fprintf(f, "journal BROKEN at record %.0f: %s (%s, offset %.0f); %.0f "
+		"records before it are intact\n",
+		cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(b, "first_bad_record")),
+		str(b, "why"), str(b, "segment"),
+		cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(b, "offset")), records);
+}

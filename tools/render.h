@@ -12,5 +12,8 @@ void render_task(FILE *f, const cJSON *task);
 void render_status(FILE *f, const cJSON *status);
 /* "succeeded (exit 0)", "failed (signal 9)": one line about how it ended. */
 void render_task_outcome(FILE *f, const cJSON *task);
+/* journal records from `log`, and the result of `log --verify` */
+void render_log(FILE *f, const cJSON *records);
+void render_verify(FILE *f, const cJSON *verify);
 
 #endif

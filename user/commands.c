@@ -16,10 +16,12 @@
 #include "sys/exec.h"
 #include "sys/log.h"
 
-static void reply_error(struct htm_conn *c, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void reply_error(struct htm_manager *m, struct htm_conn *c,
+			const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
-static void reply_error(struct htm_conn *c, const char *code, const char *fmt, ...)
+static void reply_error(struct htm_manager *m, struct htm_conn *c,
+			const char *code, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -27,7 +29,7 @@ static void reply_error(struct htm_conn *c, const char *code, const char *fmt, .
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	htm_conn_reply(c, htm_response_error(code, msg));
+	manager_reply(m, c, htm_response_error(code, msg));
 }
 
 static cJSON *task_json(struct htm_manager *m, const struct htm_task *t)
@@ -50,7 +52,7 @@ void commands_reply_task(struct htm_manager *m, struct htm_conn *c,
 	cJSON *r;
 
 	if (!t) {
-		reply_error(c, HTM_ERR_NOT_FOUND, "task no longer exists");
+		reply_error(m, c, HTM_ERR_NOT_FOUND, "task no longer exists");
 		return;
 	}
 	r = htm_response_ok();
@@ -59,7 +61,7 @@ void commands_reply_task(struct htm_manager *m, struct htm_conn *c,
 		cJSON_Delete(r);
 		r = NULL;
 	}
-	htm_conn_reply(c, r);
+	manager_reply(m, c, r);
 }
 
 static char **argv_copy(const cJSON *arr)
@@ -91,12 +93,12 @@ static void cmd_submit(struct htm_manager *m, struct htm_conn *c,
 
 	if (req->user) {
 		if (htm_identity_from_name(req->user, &who) < 0) {
-			reply_error(c, HTM_ERR_BAD_REQUEST, "$.user: no such user \"%s\"",
+			reply_error(m, c, HTM_ERR_BAD_REQUEST, "$.user: no such user \"%s\"",
 				    req->user);
 			return;
 		}
 		if (cred->uid != 0 && who.uid != cred->uid) {
-			reply_error(c, HTM_ERR_PERMISSION,
+			reply_error(m, c, HTM_ERR_PERMISSION,
 				    "only root may submit as another user (you are uid %u)",
 				    (unsigned)cred->uid);
 			return;
@@ -105,12 +107,12 @@ static void cmd_submit(struct htm_manager *m, struct htm_conn *c,
 		gid = who.gid;
 	}
 	if (req->cwd && req->cwd[0] != '/') {
-		reply_error(c, HTM_ERR_BAD_REQUEST, "$.cwd: must be an absolute path");
+		reply_error(m, c, HTM_ERR_BAD_REQUEST, "$.cwd: must be an absolute path");
 		return;
 	}
 	t = htm_task_table_create(&m->tasks);
 	if (!t) {
-		reply_error(c, HTM_ERR_INTERNAL, "out of memory");
+		reply_error(m, c, HTM_ERR_INTERNAL, "out of memory");
 		return;
 	}
 	snprintf(base, sizeof(base), "%s",
@@ -123,7 +125,7 @@ static void cmd_submit(struct htm_manager *m, struct htm_conn *c,
 	    (req->batch && !t->batch)) {
 		htm_task_table_remove(&m->tasks, t);
 		htm_task_free(t);
-		reply_error(c, HTM_ERR_INTERNAL, "out of memory");
+		reply_error(m, c, HTM_ERR_INTERNAL, "out of memory");
 		return;
 	}
 	t->priority = req->priority;
@@ -136,6 +138,12 @@ static void cmd_submit(struct htm_manager *m, struct htm_conn *c,
 	t->budget_ns = req->budget_ns;
 	t->submitted_at = htm_now_real();
 	t->state = HTM_STATE_QUEUED;
+	if (persist_task_submit(m, t, cred->uid) < 0) {
+		htm_task_table_remove(&m->tasks, t);
+		htm_task_free(t);
+		reply_error(m, c, HTM_ERR_INTERNAL, "cannot journal the submission");
+		return;
+	}
 	htm_queue_push(&m->queue, t);
 	htm_log(LOG_INFO, "task %llu queued: %s, %s, uid %u",
 		(unsigned long long)t->id, t->name, htm_priority_names[t->priority],
@@ -159,12 +167,12 @@ static void cmd_list(struct htm_manager *m, struct htm_conn *c,
 		ok = cJSON_AddItemToArray(arr, task_json(m, t));
 	}
 	if (ok && cJSON_AddItemToObject(r, "tasks", arr)) {
-		htm_conn_reply(c, r);
+		manager_reply(m, c, r);
 		return;
 	}
 	cJSON_Delete(arr);
 	cJSON_Delete(r);
-	htm_conn_reply(c, NULL);
+	manager_reply(m, c, NULL);
 }
 
 static struct htm_task *find_or_reply(struct htm_manager *m, struct htm_conn *c,
@@ -173,7 +181,7 @@ static struct htm_task *find_or_reply(struct htm_manager *m, struct htm_conn *c,
 	struct htm_task *t = htm_task_table_find(&m->tasks, id);
 
 	if (!t)
-		reply_error(c, HTM_ERR_NOT_FOUND, "no task %llu", (unsigned long long)id);
+		reply_error(m, c, HTM_ERR_NOT_FOUND, "no task %llu", (unsigned long long)id);
 	return t;
 }
 
@@ -202,13 +210,13 @@ static void cmd_cancel(struct htm_manager *m, struct htm_conn *c,
 	if (!t)
 		return;
 	if (cred->uid != 0 && cred->uid != t->uid) {
-		reply_error(c, HTM_ERR_PERMISSION,
+		reply_error(m, c, HTM_ERR_PERMISSION,
 			    "task %llu belongs to uid %u; only it or root may cancel it",
 			    (unsigned long long)t->id, (unsigned)t->uid);
 		return;
 	}
 	if (htm_state_is_terminal(t->state)) {
-		reply_error(c, HTM_ERR_CONFLICT, "task %llu already %s",
+		reply_error(m, c, HTM_ERR_CONFLICT, "task %llu already %s",
 			    (unsigned long long)t->id, htm_state_names[t->state]);
 		return;
 	}
@@ -216,20 +224,32 @@ static void cmd_cancel(struct htm_manager *m, struct htm_conn *c,
 	htm_log(LOG_INFO, "task %llu: %s", (unsigned long long)t->id, why);
 	if (t->state == HTM_STATE_QUEUED) {
 		htm_queue_remove(&m->queue, t);
-		htm_task_move(t, HTM_STATE_CANCELLED, htm_now_real(), why);
+		manager_task_move(m, t, HTM_STATE_CANCELLED, why,
+				  persist_who(cred->uid, "client"));
+		manager_task_finished(m, t);
+		commands_reply_task(m, c, t, false);
+		return;
+	}
+	if (t->state == HTM_STATE_PREFLIGHT && t->runtime == NULL) {
+		/* admitted but not started: it never runs */
+		TAILQ_REMOVE(&m->starting, t, queue_link);
+		m->running--;
+		manager_task_move(m, t, HTM_STATE_CANCELLED, why,
+				  persist_who(cred->uid, "client"));
 		manager_task_finished(m, t);
 		commands_reply_task(m, c, t, false);
 		return;
 	}
 	if (t->state != HTM_STATE_RUNNING) {
-		htm_task_move(t, HTM_STATE_CANCELLED, htm_now_real(), why);
+		manager_task_move(m, t, HTM_STATE_CANCELLED, why,
+				  persist_who(cred->uid, "client"));
 		manager_task_finished(m, t);
 		commands_reply_task(m, c, t, false);
 		return;
 	}
 	/* answered when the whole tree is gone and the cgroup removed */
 	if (wait_for(m, c, t, 0) < 0) {
-		reply_error(c, HTM_ERR_INTERNAL, "out of memory");
+		reply_error(m, c, HTM_ERR_INTERNAL, "out of memory");
 		return;
 	}
 	runner_kill(m, t, HTM_STATE_CANCELLED, why);
@@ -247,7 +267,7 @@ static void cmd_wait(struct htm_manager *m, struct htm_conn *c,
 		return;
 	}
 	if (wait_for(m, c, t, req->has_wait ? req->wait_ns : 0) < 0)
-		reply_error(c, HTM_ERR_INTERNAL, "out of memory");
+		reply_error(m, c, HTM_ERR_INTERNAL, "out of memory");
 }
 
 static cJSON *names_of_mask(unsigned mask, bool set)
@@ -268,7 +288,7 @@ static void cmd_status(struct htm_manager *m, struct htm_conn *c)
 
 	if (!r || !(s = cJSON_AddObjectToObject(r, "status"))) {
 		cJSON_Delete(r);
-		htm_conn_reply(c, NULL);
+		manager_reply(m, c, NULL);
 		return;
 	}
 	TAILQ_FOREACH(t, &m->tasks.all, table_link)
@@ -302,7 +322,7 @@ static void cmd_status(struct htm_manager *m, struct htm_conn *c)
 				      m->control[k] && !m->cfg.observe);
 	cJSON_AddItemToObject(s, "sampler", monitor_status_json(m));
 	cJSON_AddNumberToObject(s, "connections", htm_api_connections(m->api));
-	htm_conn_reply(c, r);
+	manager_reply(m, c, r);
 }
 
 static void cmd_top(struct htm_manager *m, struct htm_conn *c)
@@ -314,7 +334,7 @@ static void cmd_top(struct htm_manager *m, struct htm_conn *c)
 		cJSON_Delete(top);
 		r = NULL;
 	}
-	htm_conn_reply(c, r);
+	manager_reply(m, c, r);
 }
 
 void commands_handle(void *data, struct htm_conn *c, const char *line,
@@ -328,7 +348,7 @@ void commands_handle(void *data, struct htm_conn *c, const char *line,
 	if (htm_request_parse(&req, line, len, &code, err, sizeof(err)) < 0) {
 		htm_log(LOG_DEBUG, "bad request from uid %u: %s",
 			(unsigned)htm_conn_cred(c)->uid, err);
-		htm_conn_reply(c, htm_response_error(code, err));
+		manager_reply(m, c, htm_response_error(code, err));
 		return;
 	}
 	switch (req.cmd) {
@@ -357,6 +377,11 @@ void commands_handle(void *data, struct htm_conn *c, const char *line,
 	case HTM_CMD_TOP:
 		cmd_top(m, c);
 		break;
+	case HTM_CMD_LOG:
+		/* answered from the worker thread's scan */
+		if (audit_log(m, c, &req, &code, err, sizeof(err)) < 0)
+			manager_reply(m, c, htm_response_error(code, err));
+		break;
 	}
 	htm_request_free(&req);
 }
@@ -366,6 +391,8 @@ void commands_conn_closed(void *data, struct htm_conn *c)
 	struct htm_manager *m = data;
 	struct waiter *w, *next;
 
+	persist_conn_closed(m, c);
+	audit_conn_closed(m, c);
 	for (w = LIST_FIRST(&m->waiters); w; w = next) {
 		next = LIST_NEXT(w, link);
 		if (w->conn == c) {

@@ -22,6 +22,8 @@ static void usage(FILE *f)
 "  -d, --state-dir DIR      state directory (default %s)\n"
 "  -r, --cgroup-root PATH   governed cgroup tree (default <cgroup2 mount>/%s)\n"
 "      --observe            decide and log, but write no cgroup knob\n"
+"      --accept-broken-journal  start even if the journal's hash chain is\n"
+"                           broken: keep the good records, set the rest aside\n"
 "      --check-config FILE  validate a configuration file and exit\n"
 "  -v, --verbose            debug logging\n"
 "  -h, --help\n"
@@ -61,13 +63,14 @@ static int config_load(struct htm_config *cfg, const char *path)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_OBSERVE = 256, OPT_CHECK, OPT_VERSION };
+	enum { OPT_OBSERVE = 256, OPT_CHECK, OPT_VERSION, OPT_ACCEPT_BROKEN };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "state-dir", required_argument, NULL, 'd' },
 		{ "cgroup-root", required_argument, NULL, 'r' },
 		{ "observe", no_argument, NULL, OPT_OBSERVE },
+		{ "accept-broken-journal", no_argument, NULL, OPT_ACCEPT_BROKEN },
 		{ "check-config", required_argument, NULL, OPT_CHECK },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -89,6 +92,7 @@ int main(int argc, char **argv)
 		case 'r': ov.cgroup_root = optarg; break;
 		case 'v': ov.verbose = true; break;
 		case OPT_OBSERVE: ov.observe = true; break;
+		case OPT_ACCEPT_BROKEN: ov.accept_broken_journal = true; break;
 		case OPT_CHECK:
 			r = config_load(&cfg, optarg);
 			if (r == 0)

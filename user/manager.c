@@ -98,9 +98,12 @@ static void describe_mask(unsigned mask, char *buf, size_t len)
 						off ? " " : "", htm_controller_names[c]);
 }
 
-/* Remove what a previous run left behind, as long as it is empty. */
-static void sweep_leftovers(const char *class_cg)
+/* Remove what a previous run left behind, as long as it is empty and no
+ * task from the journal claims it. */
+static void sweep_leftovers(struct htm_manager *m, const char *class_cg)
 {
+	const struct htm_task *t;
+	unsigned long long id;
 	char path[PATH_MAX];
 	struct dirent *de;
 	bool populated;
@@ -109,8 +112,11 @@ static void sweep_leftovers(const char *class_cg)
 	if (!d)
 		return;
 	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, "task-", 5) != 0)
+		if (sscanf(de->d_name, "task-%llu", &id) != 1)
 			continue;
+		t = htm_task_table_find(&m->tasks, id);
+		if (t && !htm_state_is_terminal(t->state))
+			continue;	/* persist_recover decides */
 		if (htm_pathf(path, sizeof(path), "%s/%s", class_cg, de->d_name) < 0)
 			continue;
 		if (htm_cgroup_populated(path, &populated) == 0 && populated) {
@@ -168,7 +174,7 @@ static int cgroup_layout_setup(struct htm_manager *m)
 			m->controllers = enabled;
 		else
 			m->controllers &= enabled;
-		sweep_leftovers(cls);
+		sweep_leftovers(m, cls);
 	}
 	manager_class_path(m, HTM_PRIO_CRITICAL, cls, sizeof(cls));
 	for (int k = 0; k < HTM_CONTROL_COUNT; k++)
@@ -263,10 +269,10 @@ static void manager_dispatch(struct htm_manager *m)
 
 	while (!m->shutting_down && m->running < m->slots &&
 	       (t = htm_queue_pop(&m->queue))) {
-		if (runner_start(m, t) == 0)
-			m->running++;
-		else
-			manager_task_finished(m, t);
+		/* the slot is taken now; the task runs once its preflight
+		 * record is durable (persist.c) */
+		persist_task_starting(m, t);
+		m->running++;
 	}
 }
 
@@ -276,6 +282,8 @@ static void manager_tick(void *data)
 
 	manager_dispatch(m);
 	htm_task_table_trim(&m->tasks, m->cfg.history_limit, runner_idle);
+	/* everything this iteration journaled: one write, one fdatasync */
+	htm_journal_commit(m->journal);
 }
 
 void manager_task_finished(struct htm_manager *m, struct htm_task *t)
@@ -380,6 +388,8 @@ static int reload(struct htm_manager *m)
 		manager_apply_priority(m, cls, p, true);
 	}
 	htm_log(LOG_INFO, "reloaded %s: %u slots", m->config_path, m->slots);
+	persist_write(m, HTM_REC_CONFIG, persist_who(getuid(), "operator"),
+		      "SIGHUP", m->config_path, NULL);
 	return 0;
 }
 
@@ -468,6 +478,9 @@ int htm_manager_new(struct htm_manager **out, const struct htm_config *cfg,
 	htm_queue_init(&m->queue);
 	htm_task_table_init(&m->tasks, 1);
 	LIST_INIT(&m->waiters);
+	LIST_INIT(&m->deferred);
+	LIST_INIT(&m->queries);
+	TAILQ_INIT(&m->starting);
 	r = htm_loop_new(&m->loop, 256);
 	if (r < 0) {
 		htm_log(LOG_ERR, "io_uring: %s", strerror(-r));
@@ -493,6 +506,14 @@ int htm_manager_start(struct htm_manager *m)
 	m->slots = m->cfg.slots ? m->cfg.slots
 				: (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	r = state_dir_setup(m);
+	if (r < 0)
+		return r;
+	r = htm_worker_new(&m->worker, m->loop);
+	if (r < 0) {
+		htm_log(LOG_ERR, "worker thread: %s", strerror(-r));
+		return r;
+	}
+	r = persist_open(m, m->overrides.accept_broken_journal);
 	if (r < 0)
 		return r;
 	/* the socket before anything system-wide: a second htmd stops here */
@@ -525,6 +546,7 @@ int htm_manager_start(struct htm_manager *m)
 		htm_log(LOG_ERR, "monitor: %s", strerror(-r));
 		return r;
 	}
+	persist_recover(m);
 	htm_loop_set_tick(m->loop, manager_tick, m);
 	htm_log(LOG_INFO, "ready: socket %s, %u slots%s", m->cfg.socket,
 		m->slots, m->cfg.observe ? ", observe-only" : "");
@@ -543,7 +565,8 @@ int htm_manager_run(struct htm_manager *m)
 	int r = htm_loop_run(m->loop);
 
 	runner_shutdown(m);
-	/* the cancelled tasks' waiters get their answer before we go */
+	/* the cancelled tasks' records and their waiters' answers go out */
+	persist_close(m, r < 0 ? "event loop failed" : "stopped by signal");
 	htm_loop_drain(m->loop, replies_flushed, m,
 		       htm_now_mono() + HTM_NSEC_PER_SEC);
 	return r;
@@ -557,7 +580,9 @@ void htm_manager_free(struct htm_manager *m)
 	if (!m)
 		return;
 	/* the ring goes first: no completion can arrive for what follows */
+	persist_close(m, NULL);
 	htm_loop_free(m->loop);
+	htm_worker_free(m->worker);
 	htm_api_free(m->api);
 	while ((w = LIST_FIRST(&m->waiters))) {
 		LIST_REMOVE(w, link);

@@ -15,18 +15,22 @@
 #include <sys/signalfd.h>
 
 #include "core/config.h"
+#include "core/proto.h"
 #include "core/queue.h"
 #include "core/task_table.h"
 #include "sys/api.h"
 #include "sys/cgroupfs.h"
+#include "sys/journal.h"
 #include "sys/loop.h"
 #include "sys/sampler.h"
 #include "sys/taskstats.h"
+#include "sys/worker.h"
 
 /* What the command line says; it wins over the file, on start and reload. */
 struct htm_overrides {
 	const char *socket, *state_dir, *cgroup_root;
 	bool observe, verbose;
+	bool accept_broken_journal;
 };
 
 /* A client waiting for a task to finish (`wait`, `cancel`). */
@@ -60,6 +64,7 @@ struct task_run {
 	char *kill_reason;
 	bool exited;
 	int exit_code, sig;
+	bool adopted;			/* started by an earlier htmd: not our child */
 	struct task_usage usage;
 };
 
@@ -152,6 +157,15 @@ struct htm_manager {
 	struct htm_monitor mon;
 	cJSON *recent_events;		/* the last HTM_RECENT_EVENTS, oldest first */
 	uint64_t event_seq;
+
+	struct htm_worker *worker;
+	struct htm_journal *journal;
+	char journal_dir[HTM_ROOT_MAX + 16];
+	LIST_HEAD(, deferred_reply) deferred;	/* replies waiting for fdatasync */
+	LIST_HEAD(, log_query) queries;		/* journal scans on the worker */
+	TAILQ_HEAD(, htm_task) starting;	/* admitted, preflight not yet durable */
+	uint64_t replayed;
+	double replay_ms;
 };
 
 #define HTM_RECENT_EVENTS 64
@@ -176,7 +190,33 @@ void manager_apply_priority(struct htm_manager *m, const char *cg,
 void manager_task_finished(struct htm_manager *m, struct htm_task *t);
 void manager_waiters_rearm(struct htm_manager *m);
 
+/* persist.c */
+cJSON *persist_who(uint32_t uid, const char *actor);
+/* Append a record; body (consumed) gets who/what/when/where/why/how. */
+int persist_write(struct htm_manager *m, enum htm_rec_type type, cJSON *who,
+		  const char *why, const char *how, cJSON *body);
+int persist_task_submit(struct htm_manager *m, const struct htm_task *t,
+			uint32_t peer_uid);
+/* Every state change goes through here: moved, then journaled (who consumed). */
+void manager_task_move(struct htm_manager *m, struct htm_task *t,
+		       enum htm_state to, const char *reason, cJSON *who);
+/* Reply once the records written so far are durable (takes response). */
+void manager_reply(struct htm_manager *m, struct htm_conn *c, cJSON *response);
+void persist_conn_closed(struct htm_manager *m, struct htm_conn *c);
+void persist_task_starting(struct htm_manager *m, struct htm_task *t);
+int persist_open(struct htm_manager *m, bool accept_broken);
+void persist_recover(struct htm_manager *m);
+void persist_close(struct htm_manager *m, const char *why);
+
+/* audit.c */
+int audit_log(struct htm_manager *m, struct htm_conn *c,
+	      const struct htm_request *req, const char **code, char *err,
+	      size_t errlen);
+void audit_conn_closed(struct htm_manager *m, struct htm_conn *c);
+
 /* runner.c */
+/* Take over a task an earlier htmd started (its cgroup holds processes). */
+int runner_adopt(struct htm_manager *m, struct htm_task *t);
 int runner_start(struct htm_manager *m, struct htm_task *t);
 int runner_kill(struct htm_manager *m, struct htm_task *t, enum htm_state as,
 		const char *reason);

@@ -85,13 +85,16 @@ static void run_finish(struct task_run *run)
 	if (run->kill_as != HTM_STATE_COUNT) {
 		to = run->kill_as;
 		snprintf(why, sizeof(why), "%s", run->kill_reason);
+	} else if (run->adopted) {
+		/* not our child: the kernel tells its exit status only to
+		 * its parent, which was the htmd before this one */
+		to = HTM_STATE_LOST;
+		snprintf(why, sizeof(why), "finished after htmd restarted; "
+			 "exit status unknown");
 	} else {
 		to = run->exit_code == 0 ? HTM_STATE_SUCCEEDED : HTM_STATE_FAILED;
 	}
-	if (htm_task_move(t, to, htm_now_real(), why) < 0)
-		htm_log(LOG_ERR, "task %llu: cannot move %s -> %s",
-			(unsigned long long)t->id, htm_state_names[t->state],
-			htm_state_names[to]);
+	manager_task_move(m, t, to, why, NULL);
 	htm_log(LOG_INFO, "task %llu %s: %s", (unsigned long long)t->id,
 		htm_state_names[t->state], t->reason ? t->reason : "");
 	m->running--;
@@ -136,7 +139,10 @@ static void run_drain(struct task_run *run)
 		return;
 	}
 	if (r == 0 && !run->events_src.inflight) {
-		(void)htm_cgroup_kill(run->task->cgroup);
+		/* what the main process left behind goes with it; an adopted
+		 * task whose main process we never found is only watched */
+		if (run->exited)
+			(void)htm_cgroup_kill(run->task->cgroup);
 		if (events_watch(run) == 0)
 			return;
 	}
@@ -167,6 +173,13 @@ static void main_exited(struct htm_loop_source *src, int res, uint32_t fl)
 	(void)fl;
 	if (run->task->state != HTM_STATE_RUNNING || run->pidfd < 0)
 		return;
+	if (run->adopted) {
+		/* pidfd_open: readable once it exits, but only its parent
+		 * (an htmd before us) could reap it and learn how */
+		run->exited = true;
+		run_drain(run);
+		return;
+	}
 	/* a zombie still has its delay accounting; once reaped it is gone */
 	if (!run->usage.has_delays)
 		run->usage.has_delays = monitor_task_delays(run->m, run->task,
@@ -198,6 +211,24 @@ static void timeout_fired(struct htm_timer *timer)
 	htm_duration_format(run->task->timeout_ns, d, sizeof(d));
 	snprintf(why, sizeof(why), "timed out after %s", d);
 	runner_kill(run->m, run->task, HTM_STATE_TIMED_OUT, why);
+}
+
+static struct task_run *run_new(struct htm_manager *m, struct htm_task *t)
+{
+	struct task_run *run = calloc(1, sizeof(*run));
+
+	if (!run)
+		return NULL;
+	run->task = t;
+	run->m = m;
+	run->pidfd = run->events_fd = -1;
+	run->exit_code = -1;		/* unknown until reaped */
+	run->kill_as = HTM_STATE_COUNT;
+	run->exit_src.fn = main_exited;
+	run->events_src.fn = events_changed;
+	htm_timer_init(&run->timeout, m->loop, timeout_fired);
+	t->runtime = run;
+	return run;
 }
 
 int runner_kill(struct htm_manager *m, struct htm_task *t, enum htm_state as,
@@ -279,13 +310,14 @@ static int open_log(const struct htm_manager *m, const struct htm_task *t)
 	return fd;
 }
 
-static int fail_start(struct htm_task *t, const char *what, int err)
+static int fail_start(struct htm_manager *m, struct htm_task *t,
+		      const char *what, int err)
 {
 	char why[256];
 
 	snprintf(why, sizeof(why), "could not start: %s: %s", what, strerror(-err));
 	htm_log(LOG_WARNING, "task %llu %s", (unsigned long long)t->id, why);
-	htm_task_move(t, HTM_STATE_FAILED, htm_now_real(), why);
+	manager_task_move(m, t, HTM_STATE_FAILED, why, NULL);
 	return err;
 }
 
@@ -299,23 +331,15 @@ int runner_start(struct htm_manager *m, struct htm_task *t)
 	int cgfd = -1, logfd = -1, r;
 	pid_t pid;
 
-	run = calloc(1, sizeof(*run));
+	run = run_new(m, t);
 	if (!run)
-		return fail_start(t, "memory", -ENOMEM);
-	run->task = t;
-	run->m = m;
-	run->pidfd = run->events_fd = -1;
-	run->kill_as = HTM_STATE_COUNT;
-	run->exit_src.fn = main_exited;
-	run->events_src.fn = events_changed;
-	htm_timer_init(&run->timeout, m->loop, timeout_fired);
-	t->runtime = run;
+		return fail_start(m, t, "memory", -ENOMEM);
 
 	manager_class_path(m, t->priority, cls, sizeof(cls));
 	htm_pathf(cg, sizeof(cg), "%s/task-%llu", cls, (unsigned long long)t->id);
 	r = htm_cgroup_mkdir(cg);
 	if (r < 0)
-		return fail_start(t, cg, r);
+		return fail_start(m, t, cg, r);
 	free(t->cgroup);
 	t->cgroup = strdup(cg);
 	if (!t->cgroup) {
@@ -369,7 +393,7 @@ int runner_start(struct htm_manager *m, struct htm_task *t)
 	env_free(env);
 
 	t->pid = pid;
-	htm_task_move(t, HTM_STATE_RUNNING, htm_now_real(), NULL);
+	manager_task_move(m, t, HTM_STATE_RUNNING, NULL, NULL);
 	sqe = htm_loop_sqe(m->loop, &run->exit_src);
 	if (sqe)
 		io_uring_prep_poll_add(sqe, run->pidfd, POLLIN);
@@ -388,7 +412,60 @@ fail_cgroup:
 	env_free(env);
 	run_close_fds(run);
 	(void)htm_cgroup_rmdir(cg);
-	return fail_start(t, "spawn", r);
+	return fail_start(m, t, "spawn", r);
+}
+
+int runner_adopt(struct htm_manager *m, struct htm_task *t)
+{
+	struct task_run *run = run_new(m, t);
+	struct io_uring_sqe *sqe;
+	char ev[PATH_MAX], in[PATH_MAX];
+	uint64_t now_real = htm_now_real();
+	int cgfd, r;
+
+	if (!run)
+		return -ENOMEM;
+	cgfd = open(t->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd < 0)
+		goto fail;
+	r = monitor_track_task(m, t, cgfd);
+	close(cgfd);
+	htm_pathf(ev, sizeof(ev), "%s/cgroup.events", t->cgroup);
+	run->events_fd = open(ev, O_RDONLY | O_CLOEXEC);
+	if (r < 0 || run->events_fd < 0)
+		goto fail;
+	manager_apply_priority(m, t->cgroup, t->priority, false);
+	/* the main process, if it is still the one in this cgroup */
+	if (t->pid > 0 && htm_cgroup_of_pid(t->pid, m->cg_mount, in, sizeof(in)) == 0 &&
+	    strcmp(in, t->cgroup) == 0)
+		run->pidfd = (int)syscall(SYS_pidfd_open, t->pid, 0);
+	run->adopted = true;
+	if (t->state == HTM_STATE_PREFLIGHT)
+		manager_task_move(m, t, HTM_STATE_RUNNING,
+				  "adopted after restart: its cgroup has processes", NULL);
+	else
+		persist_write(m, HTM_REC_DECISION, NULL, "adopted after restart",
+			      "its cgroup still has processes", NULL);
+	if (t->timeout_ns) {
+		uint64_t end = t->started_at + t->timeout_ns;
+
+		htm_timer_arm(&run->timeout, htm_now_mono() +
+			      (end > now_real ? end - now_real : 0));
+	}
+	if (run->pidfd >= 0) {
+		sqe = htm_loop_sqe(m->loop, &run->exit_src);
+		if (sqe)
+			io_uring_prep_poll_add(sqe, run->pidfd, POLLIN);
+	} else {
+		run_drain(run);
+	}
+	htm_log(LOG_NOTICE, "task %llu adopted: %s%s", (unsigned long long)t->id,
+		t->cgroup, run->pidfd >= 0 ? "" : " (main process gone, watching the cgroup)");
+	return 0;
+fail:
+	monitor_untrack_task(m, t);
+	runner_release(t);
+	return -errno ? -errno : -EIO;
 }
 
 /*

@@ -103,6 +103,9 @@ static const struct htm_field config_fields[] = {
 	  .offset = offsetof(struct htm_config, delay_accounting) },
 	{ .name = "psi_triggers", .type = HTM_F_OBJECT, .fields = psi_fields },
 	{ .name = "stress", .type = HTM_F_OBJECT, .fields = stress_fields },
+	{ .name = "journal_segment_bytes", .type = HTM_F_U64, .min = 4096,
+	  .max = 1ull << 32,
+	  .offset = offsetof(struct htm_config, journal_segment_bytes) },
 	{ 0 }
 };
 
@@ -150,6 +153,7 @@ void htm_config_defaults(struct htm_config *c)
 		snprintf(c->psi_trigger[r], sizeof(c->psi_trigger[r]),
 			 "some 150000 1000000");
 	htm_stress_config_defaults(&c->stress);
+	c->journal_segment_bytes = 8ull << 20;
 }
 
 static void line_col(const char *text, const char *at, int *line, int *col)

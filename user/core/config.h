@@ -40,6 +40,7 @@ struct htm_config {
 	/* "some 150000 1000000"; empty: no trigger on that resource */
 	char psi_trigger[HTM_RES_COUNT][64];
 	struct htm_stress_config stress;
+	uint64_t journal_segment_bytes;	/* seal a segment past this size */
 };
 
 extern const char *const htm_log_level_names[];	/* indexed by syslog level */

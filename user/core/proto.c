@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "htm/proto.h"
@@ -13,7 +14,7 @@ const char *const htm_cmd_names[] = {
 	[HTM_CMD_SUBMIT] = "submit", [HTM_CMD_LIST] = "list",
 	[HTM_CMD_SHOW] = "show", [HTM_CMD_CANCEL] = "cancel",
 	[HTM_CMD_WAIT] = "wait", [HTM_CMD_STATUS] = "status",
-	[HTM_CMD_TOP] = "top", NULL,
+	[HTM_CMD_TOP] = "top", [HTM_CMD_LOG] = "log", NULL,
 };
 
 #define R(member) offsetof(struct htm_request, member)
@@ -72,11 +73,26 @@ static const struct htm_field wait_fields[] = {
 
 static const struct htm_field status_fields[] = { HEADER_FIELDS, { 0 } };
 
+static const struct htm_field log_fields[] = {
+	HEADER_FIELDS,
+	{ .name = "task", .type = HTM_F_U64, .offset = R(id), .min = 1,
+	  .max = (1ull << 53) },
+	{ .name = "actor", .type = HTM_F_STRING, .offset = R(actor), .min = 1 },
+	{ .name = "type", .type = HTM_F_STRING, .offset = R(type), .min = 1 },
+	{ .name = "since", .type = HTM_F_DURATION, .offset = R(since_ns),
+	  .min = 0, .max = DURATION_MAX * 100,
+	  .present = HTM_PRESENT(struct htm_request, has_since) },
+	{ .name = "limit", .type = HTM_F_U32, .offset = R(limit), .min = 1,
+	  .max = 100000 },
+	{ .name = "verify", .type = HTM_F_BOOL, .offset = R(verify) },
+	{ 0 }
+};
+
 static const struct htm_field *const cmd_fields[HTM_CMD_COUNT] = {
 	[HTM_CMD_SUBMIT] = submit_fields, [HTM_CMD_LIST] = list_fields,
 	[HTM_CMD_SHOW] = id_fields, [HTM_CMD_CANCEL] = id_fields,
 	[HTM_CMD_WAIT] = wait_fields, [HTM_CMD_STATUS] = status_fields,
-	[HTM_CMD_TOP] = status_fields,
+	[HTM_CMD_TOP] = status_fields, [HTM_CMD_LOG] = log_fields,
 };
 
 int htm_request_parse(struct htm_request *req, const char *line, size_t len,
@@ -256,4 +272,85 @@ cJSON *htm_task_to_json(const struct htm_task *t)
 		return NULL;
 	}
 	return o;
+}
+
+static char *dup_or_null(const cJSON *o, const char *k)
+{
+	const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+
+	return s ? strdup(s) : NULL;
+}
+
+static uint64_t seconds_to_ns(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsNumber(v) && v->valuedouble > 0
+		       ? (uint64_t)(v->valuedouble * 1e9 + 0.5) : 0;
+}
+
+static int64_t int_or(const cJSON *o, const char *k, int64_t dflt)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : dflt;
+}
+
+struct htm_task *htm_task_from_json(const cJSON *o)
+{
+	const cJSON *argv = cJSON_GetObjectItemCaseSensitive(o, "argv"), *a;
+	struct htm_task *t;
+	int prio, origin, risk, state, i = 0;
+
+	prio = htm_name_lookup(htm_priority_names, cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(o, "priority")));
+	origin = htm_name_lookup(htm_origin_names, cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(o, "origin")));
+	risk = htm_name_lookup(htm_risk_names, cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(o, "risk")));
+	state = htm_name_lookup(htm_state_names, cJSON_GetStringValue(
+		cJSON_GetObjectItemCaseSensitive(o, "state")));
+	if (int_or(o, "id", 0) <= 0 || prio < 0 || origin < 0 || risk < 0 ||
+	    state < 0 || !cJSON_IsArray(argv) || cJSON_GetArraySize(argv) < 1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	t = htm_task_new((uint64_t)int_or(o, "id", 0));
+	if (!t)
+		return NULL;
+	t->argv = calloc((size_t)cJSON_GetArraySize(argv) + 1, sizeof(char *));
+	if (!t->argv)
+		goto nomem;
+	cJSON_ArrayForEach(a, argv) {
+		if (!cJSON_IsString(a) || !(t->argv[i++] = strdup(a->valuestring)))
+			goto nomem;
+	}
+	t->name = dup_or_null(o, "name");
+	t->cwd = dup_or_null(o, "cwd");
+	t->batch = dup_or_null(o, "batch");
+	t->reason = dup_or_null(o, "reason");
+	t->cgroup = dup_or_null(o, "cgroup");
+	if (!t->name)
+		goto nomem;
+	t->priority = prio;
+	t->origin = origin;
+	t->risk = risk;
+	t->state = state;
+	t->uid = (uint32_t)int_or(o, "uid", 0);
+	t->gid = (uint32_t)int_or(o, "gid", 0);
+	t->pid = (int32_t)int_or(o, "pid", 0);
+	t->exit_code = (int32_t)int_or(o, "exit_code", -1);
+	t->signal = (int32_t)int_or(o, "signal", 0);
+	t->cgroup_id = (uint64_t)int_or(o, "cgroup_id", 0);
+	t->sla_ns = seconds_to_ns(o, "sla");
+	t->timeout_ns = seconds_to_ns(o, "timeout");
+	t->budget_ns = seconds_to_ns(o, "budget");
+	t->submitted_at = seconds_to_ns(o, "submitted_at");
+	t->started_at = seconds_to_ns(o, "started_at");
+	t->finished_at = seconds_to_ns(o, "finished_at");
+	return t;
+nomem:
+	htm_task_free(t);
+	errno = ENOMEM;
+	return NULL;
 }

@@ -24,6 +24,7 @@ enum htm_cmd {
 	HTM_CMD_WAIT,
 	HTM_CMD_STATUS,
 	HTM_CMD_TOP,
+	HTM_CMD_LOG,
 	HTM_CMD_COUNT,
 };
 
@@ -50,6 +51,13 @@ struct htm_request {
 	/* wait */
 	uint64_t wait_ns;
 	bool has_wait;
+
+	/* log: id is the task filter (0: any) */
+	const char *actor, *type;
+	uint64_t since_ns;
+	bool has_since;
+	uint32_t limit;
+	bool verify;
 };
 
 /*
@@ -66,5 +74,8 @@ cJSON *htm_response_error(const char *code, const char *message);
 
 /* The task's stable JSON form. */
 cJSON *htm_task_to_json(const struct htm_task *t);
+/* Back from that form (journal replay): a new task, or NULL with errno
+ * EINVAL when a field the daemon needs is missing or wrong. */
+struct htm_task *htm_task_from_json(const cJSON *o);
 
 #endif

@@ -90,7 +90,8 @@ struct htm_task {
 	uint64_t cgroup_id;		/* its kernfs id, what BPF sees */
 	uint64_t budget_ns;		/* run-queue wait budget, 0: none */
 
-	TAILQ_ENTRY(htm_task) queue_link;	/* struct htm_queue */
+	TAILQ_ENTRY(htm_task) queue_link;	/* struct htm_queue, or starting */
+	uint64_t start_seq;		/* its preflight record; runs once durable */
 	TAILQ_ENTRY(htm_task) table_link;	/* struct htm_task_table */
 	void *runtime;			/* owned by the daemon */
 };

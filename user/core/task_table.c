@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <errno.h>
 #include <search.h>
 #include <stdlib.h>
 
@@ -43,6 +44,34 @@ struct htm_task *htm_task_table_create(struct htm_task_table *tt)
 	TAILQ_INSERT_TAIL(&tt->all, t, table_link);
 	tt->count++;
 	return t;
+}
+
+int htm_task_table_insert(struct htm_task_table *tt, struct htm_task *t)
+{
+	struct htm_task *last = TAILQ_LAST(&tt->all, htm_task_list);
+	void **node;
+
+	if (htm_task_table_find(tt, t->id))
+		return -EEXIST;
+	node = tsearch(t, &tt->by_id, task_id_cmp);
+	if (!node)
+		return -ENOMEM;
+	/* keep `all` in id order: replay adds ascending ids, so this is
+	 * almost always the tail */
+	if (!last || last->id < t->id) {
+		TAILQ_INSERT_TAIL(&tt->all, t, table_link);
+	} else {
+		struct htm_task *it;
+
+		TAILQ_FOREACH(it, &tt->all, table_link)
+			if (it->id > t->id)
+				break;
+		TAILQ_INSERT_BEFORE(it, t, table_link);
+	}
+	tt->count++;
+	if (t->id >= tt->next_id)
+		tt->next_id = t->id + 1;
+	return 0;
 }
 
 struct htm_task *htm_task_table_find(const struct htm_task_table *tt,

@@ -14,7 +14,7 @@
 
 struct htm_task_table {
 	void *by_id;				/* tsearch root */
-	TAILQ_HEAD(, htm_task) all;		/* ascending id */
+	TAILQ_HEAD(htm_task_list, htm_task) all;	/* ascending id */
 	size_t count;
 	uint64_t next_id;
 };
@@ -25,6 +25,9 @@ void htm_task_table_clear(struct htm_task_table *tt);
 
 /* A new task with the next id, added to the table. NULL on ENOMEM. */
 struct htm_task *htm_task_table_create(struct htm_task_table *tt);
+/* Add a task that already has its id (replay); ids stay ahead of it.
+ * -EEXIST if the id is taken. */
+int htm_task_table_insert(struct htm_task_table *tt, struct htm_task *t);
 struct htm_task *htm_task_table_find(const struct htm_task_table *tt,
 				     uint64_t id);
 void htm_task_table_remove(struct htm_task_table *tt, struct htm_task *t);

@@ -54,6 +54,14 @@ struct io_uring_sqe *htm_loop_sqe(struct htm_loop *l,
 	return sqe;
 }
 
+int htm_loop_reserve(struct htm_loop *l, unsigned n)
+{
+	if (io_uring_sq_space_left(&l->ring) >= n)
+		return 0;
+	io_uring_submit(&l->ring);
+	return io_uring_sq_space_left(&l->ring) >= n ? 0 : -EBUSY;
+}
+
 int htm_loop_cancel(struct htm_loop *l, struct htm_loop_source *src)
 {
 	struct io_uring_sqe *sqe;

@@ -33,6 +33,9 @@ void htm_loop_free(struct htm_loop *l);
  * to make room when the SQ is full; NULL only if that fails too. */
 struct io_uring_sqe *htm_loop_sqe(struct htm_loop *l,
 				  struct htm_loop_source *src);
+/* Make room for n SQEs (submitting what is queued if needed): a linked
+ * chain must not end up half prepared. */
+int htm_loop_reserve(struct htm_loop *l, unsigned n);
 /* Ask the kernel to cancel every operation of src; completions still come. */
 int htm_loop_cancel(struct htm_loop *l, struct htm_loop_source *src);
 
