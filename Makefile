@@ -107,6 +107,10 @@ VMLINUZ ?= $(lastword $(wildcard /boot/vmlinuz-6.1.*))
 vmlinux:
 	sh scripts/vmlinux-h.sh $(VMLINUZ) > vmlinux.h.tmp && mv vmlinux.h.tmp vmlinux.h
 
+# libFuzzer targets (tests/fuzz/fuzz.mk): `make fuzz` runs each for a
+# bounded time; `make test` replays each over its corpus.
+-include tests/fuzz/fuzz.mk
+
 clean:
 	rm -rf $(BUILD)
 

@@ -1,10 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* htmctl: the operator's command line for htmd. */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
-#include <stdarg.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,181 +9,11 @@
 
 #include "htm/proto.h"
 
-#include "client.h"
 #include "core/duration.h"
 #include "core/task.h"
+#include "ctl.h"
 #include "render.h"
 #include "top.h"
-
-struct ctl {
-	const char *socket;
-	bool json;
-	bool quiet;
-	struct htm_client cl;
-};
-
-static const char usage_text[] =
-"Usage: htmctl [--socket PATH] [-o json] COMMAND [ARGS]\n"
-"\n"
-"Commands:\n"
-"  submit [-p PRIO] [--name N] [--origin O] [--sla DUR] [--timeout DUR]\n"
-"         [--risk R] [--batch KEY] [--user U] [--budget DUR] [-q] -- CMD [ARG...]\n"
-"  list [--state S]          tasks, oldest first\n"
-"  show ID                   one task in full\n"
-"  cancel ID                 kill the task's whole cgroup, or dequeue it\n"
-"  wait ID [--timeout DUR]   exit 0 if it succeeded, 1 otherwise\n"
-"  status                    daemon, slots, queues, cgroups, sampler\n"
-"  top [-d DUR] [-n N]       live view of governed cgroups and the stress level\n"
-"  log [--task ID] [--actor A] [--type GLOB] [--since DUR] [--limit N]\n"
-"      [--verify]            the audit journal; --verify checks CRCs and the chain\n"
-"\n"
-"Options (anywhere): --socket PATH (or $HTM_SOCKET), -o json|table\n"
-"Durations: 500ms, 30s, 5m, 2h, 1h30m. Priorities: critical high normal low.\n"
-"Exit: 0 ok, 1 task failed / not found / refused, 2 usage, 3 htmd unreachable.\n";
-
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "htmctl: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'htmctl --help'.\n");
-	return EXIT_USAGE;
-}
-
-enum { OPT_SOCKET = 1000, OPT_NAME, OPT_ORIGIN, OPT_SLA, OPT_TIMEOUT,
-       OPT_RISK, OPT_BATCH, OPT_USER, OPT_STATE, OPT_HELP, OPT_BUDGET,
-       OPT_TASK, OPT_ACTOR, OPT_TYPE, OPT_SINCE, OPT_LIMIT, OPT_VERIFY };
-
-#define COMMON_OPTIONS                                                        \
-	{ "socket", required_argument, NULL, OPT_SOCKET },                    \
-	{ "output", required_argument, NULL, 'o' },                           \
-	{ "help", no_argument, NULL, OPT_HELP }
-
-/* Options every command takes; returns 0 if handled, -1 if not ours, or an exit code. */
-static int common_option(struct ctl *ctl, int c)
-{
-	switch (c) {
-	case OPT_SOCKET:
-		ctl->socket = optarg;
-		return 0;
-	case 'o':
-		if (strcmp(optarg, "json") == 0)
-			ctl->json = true;
-		else if (strcmp(optarg, "table") == 0)
-			ctl->json = false;
-		else
-			return usage_error("-o takes json or table, not '%s'", optarg);
-		return 0;
-	case OPT_HELP:
-		fputs(usage_text, stdout);
-		exit(EXIT_OK);
-	default:
-		return usage_error("unknown option");
-	}
-}
-
-static int connect_or_explain(struct ctl *ctl)
-{
-	int r = htm_client_connect(&ctl->cl, ctl->socket);
-
-	if (r < 0) {
-		fprintf(stderr, "htmctl: cannot reach htmd at %s: %s\n", ctl->socket,
-			strerror(-r));
-		return EXIT_UNREACHABLE;
-	}
-	return EXIT_OK;
-}
-
-static cJSON *request_new(const char *cmd)
-{
-	cJSON *r = cJSON_CreateObject();
-
-	cJSON_AddNumberToObject(r, "v", HTM_PROTO_VERSION);
-	cJSON_AddStringToObject(r, "cmd", cmd);
-	return r;
-}
-
-/* Call htmd; on an error response print it and return NULL with *rc set. */
-static cJSON *call(struct ctl *ctl, cJSON *req, int *rc)
-{
-	cJSON *resp, *err;
-
-	*rc = connect_or_explain(ctl);
-	if (*rc) {
-		cJSON_Delete(req);
-		return NULL;
-	}
-	resp = htm_client_call(&ctl->cl, req);
-	if (!resp) {
-		fprintf(stderr, "htmctl: htmd at %s: %s\n", ctl->socket, strerror(errno));
-		*rc = EXIT_UNREACHABLE;
-		return NULL;
-	}
-	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "ok")))
-		return resp;
-	err = cJSON_GetObjectItemCaseSensitive(resp, "error");
-	if (ctl->json) {
-		char *s = cJSON_Print(resp);
-
-		puts(s);
-		free(s);
-	} else {
-		fprintf(stderr, "htmctl: %s: %s\n",
-			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(err, "code")),
-			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(err, "message")));
-	}
-	cJSON_Delete(resp);
-	*rc = EXIT_FAILED;
-	return NULL;
-}
-
-static void print_json(const cJSON *v)
-{
-	char *s = cJSON_Print(v);
-
-	puts(s ? s : "null");
-	free(s);
-}
-
-static int parse_id(const char *s, double *id)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || end == s || v == 0 || v > (1ull << 53))
-		return -EINVAL;
-	*id = (double)v;
-	return 0;
-}
-
-static int check_duration(const char *opt, const char *s)
-{
-	uint64_t ns;
-
-	if (htm_duration_parse(s, &ns) < 0)
-		return usage_error("%s: invalid duration '%s' (use e.g. 500ms, 30s, 5m, 2h)",
-				   opt, s);
-	return 0;
-}
-
-static int check_name(const char *opt, const char *const *names, const char *s)
-{
-	char all[128] = "";
-
-	if (htm_name_lookup(names, s) >= 0)
-		return 0;
-	for (int i = 0; names[i]; i++)
-		snprintf(all + strlen(all), sizeof(all) - strlen(all), "%s%s",
-			 i ? ", " : "", names[i]);
-	return usage_error("%s: '%s' is not one of %s", opt, s, all);
-}
 
 static int cmd_submit(struct ctl *ctl, int argc, char **argv)
 {
@@ -201,6 +28,9 @@ static int cmd_submit(struct ctl *ctl, int argc, char **argv)
 		{ "batch", required_argument, NULL, OPT_BATCH },
 		{ "user", required_argument, NULL, OPT_USER },
 		{ "budget", required_argument, NULL, OPT_BUDGET },
+		{ "approval", no_argument, NULL, OPT_APPROVAL },
+		{ "rollback", required_argument, NULL, OPT_ROLLBACK },
+		{ "target", required_argument, NULL, OPT_TARGET },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ 0 }
 	};
@@ -242,6 +72,15 @@ static int cmd_submit(struct ctl *ctl, int argc, char **argv)
 			rc = check_duration("--budget", optarg);
 			cJSON_AddStringToObject(req, "budget", optarg);
 			break;
+		case OPT_APPROVAL:
+			cJSON_AddTrueToObject(req, "approval");
+			break;
+		case OPT_ROLLBACK:
+			cJSON_AddStringToObject(req, "rollback", optarg);
+			break;
+		case OPT_TARGET:
+			cJSON_AddStringToObject(req, "target", optarg);
+			break;
 		case OPT_USER:
 			cJSON_AddStringToObject(req, "user", optarg);
 			break;
@@ -273,6 +112,11 @@ static int cmd_submit(struct ctl *ctl, int argc, char **argv)
 		print_json(task);
 	else if (ctl->quiet)
 		printf("%.0f\n", cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(task, "id")));
+	else if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "state")),
+			 "pending_approval"))
+		printf("task %.0f pending approval (tier %.0f): htmctl approvals\n",
+		       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(task, "id")),
+		       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(task, "tier")));
 	else
 		printf("task %.0f %s (%s)\n",
 		       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(task, "id")),
@@ -393,80 +237,6 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	return EXIT_OK;
 }
 
-static int cmd_log(struct ctl *ctl, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		COMMON_OPTIONS,
-		{ "task", required_argument, NULL, OPT_TASK },
-		{ "actor", required_argument, NULL, OPT_ACTOR },
-		{ "type", required_argument, NULL, OPT_TYPE },
-		{ "since", required_argument, NULL, OPT_SINCE },
-		{ "limit", required_argument, NULL, OPT_LIMIT },
-		{ "verify", no_argument, NULL, OPT_VERIFY },
-		{ 0 }
-	};
-	cJSON *req = request_new("log"), *resp, *v;
-	bool verify = false;
-	double id;
-	char *end;
-	long limit;
-	int c, rc = 0;
-
-	while (rc == 0 && (c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
-		switch (c) {
-		case OPT_TASK:
-			if (parse_id(optarg, &id) < 0)
-				rc = usage_error("log: --task takes a task id");
-			else
-				cJSON_AddNumberToObject(req, "task", id);
-			break;
-		case OPT_ACTOR:
-			cJSON_AddStringToObject(req, "actor", optarg);
-			break;
-		case OPT_TYPE:
-			cJSON_AddStringToObject(req, "type", optarg);
-			break;
-		case OPT_SINCE:
-			rc = check_duration("--since", optarg);
-			cJSON_AddStringToObject(req, "since", optarg);
-			break;
-		case OPT_LIMIT:
-			limit = strtol(optarg, &end, 10);
-			if (*end || limit < 1 || limit > 100000)
-				rc = usage_error("log: --limit takes 1..100000");
-			else
-				cJSON_AddNumberToObject(req, "limit", (double)limit);
-			break;
-		case OPT_VERIFY:
-			verify = true;
-			cJSON_AddTrueToObject(req, "verify");
-			break;
-		default:
-			rc = common_option(ctl, c);
-		}
-	}
-	if (rc == 0 && optind < argc)
-		rc = usage_error("log: unexpected argument '%s'", argv[optind]);
-	if (rc) {
-		cJSON_Delete(req);
-		return rc;
-	}
-	resp = call(ctl, req, &rc);
-	if (!resp)
-		return rc;
-	v = cJSON_GetObjectItemCaseSensitive(resp, verify ? "verify" : "records");
-	if (ctl->json)
-		print_json(v);
-	else if (verify)
-		render_verify(stdout, v);
-	else
-		render_log(stdout, v);
-	rc = verify && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "ok"))
-		     ? EXIT_FAILED : EXIT_OK;
-	cJSON_Delete(resp);
-	return rc;
-}
-
 static cJSON *top_fetch(void *ctx, int *rc)
 {
 	struct ctl *ctl = ctx;
@@ -563,6 +333,16 @@ int main(int argc, char **argv)
 		rc = cmd_top(&ctl, argc, argv);
 	else if (strcmp(cmd, "log") == 0)
 		rc = cmd_log(&ctl, argc, argv);
+	else if (strcmp(cmd, "approvals") == 0)
+		rc = cmd_approvals(&ctl, argc, argv);
+	else if (!strcmp(cmd, "approve") || !strcmp(cmd, "deny"))
+		rc = cmd_decide(&ctl, cmd, argc, argv);
+	else if (strcmp(cmd, "emit") == 0)
+		rc = cmd_emit(&ctl, argc, argv);
+	else if (strcmp(cmd, "rules") == 0)
+		rc = cmd_rules(&ctl, argc, argv);
+	else if (strcmp(cmd, "reload") == 0)
+		rc = cmd_reload(&ctl, argc, argv);
 	else
 		rc = usage_error("unknown command '%s'", cmd);
 	htm_client_close(&ctl.cl);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -327,4 +328,75 @@ void render_verify(FILE *f, const cJSON *v)
 		cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(b, "first_bad_record")),
 		str(b, "why"), str(b, "segment"),
 		cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(b, "offset")), records);
+}
+
+void render_approvals(FILE *f, const cJSON *items)
+{
+	const cJSON *t;
+	char age[32], exp[32];
+	double v = 0;
+
+	if (!cJSON_GetArraySize(items)) {
+		fprintf(f, "nothing waits for a decision\n");
+		return;
+	}
+	fprintf(f, "%-6s %-8s %-10s %-8s %-8s %-9s %-9s %-8s %s\n", "ID", "STATUS",
+		"TIER", "RISK", "NEEDED", "AGE", "EXPIRES", "ADVICE", "NAME / REASONS");
+	cJSON_ArrayForEach(t, items) {
+		const cJSON *ap = cJSON_GetObjectItemCaseSensitive(t, "approval");
+		const cJSON *rec = cJSON_GetObjectItemCaseSensitive(t, "recommendation");
+
+		num(t, "age_s", &v);
+		duration(v, age, sizeof(age));
+		if (num(t, "expires_in_s", &v))
+			duration(v, exp, sizeof(exp));
+		else
+			snprintf(exp, sizeof(exp), "-");
+		fprintf(f, "%-6.0f %-8s %-10s %-8s %-8.0f %-9s %-9s %-8s %s%s%s\n",
+			cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(t, "id")),
+			str(t, "status"), str(t, "tier_name"), str(t, "risk"),
+			ap ? cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(ap, "needed")) : 0,
+			age, exp, str(rec, "verdict"), str(t, "name"),
+			ap && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ap, "needs_override"))
+				? " (needs --override)" : "",
+			str(t, "reason") ? "" : "");
+		if (str(t, "reason"))
+			fprintf(f, "%6s why: %s\n", "", str(t, "reason"));
+		fprintf(f, "%6s %s\n", "", str(rec, "reasons"));
+	}
+}
+
+void render_rules(FILE *f, const cJSON *rules)
+{
+	const cJSON *r;
+
+	fprintf(f, "%-24s %-9s %-20s %6s %6s %6s  %s\n", "RULE", "ACTION", "MATCH",
+		"HITS", "FIRED", "COOLED", "SOURCE");
+	cJSON_ArrayForEach(r, rules)
+		fprintf(f, "%-24s %-9s %-20s %6.0f %6.0f %6.0f  %s\n", str(r, "name"),
+			str(r, "action"), str(r, "match"),
+			cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "hits")),
+			cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "fired")),
+			cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "cooled")),
+			str(r, "source"));
+}
+
+void render_rule_test(FILE *f, const cJSON *t)
+{
+	char *would;
+
+	if (!str(t, "rule")) {
+		fprintf(f, "no rule matches: %s\n", str(t, "why"));
+		return;
+	}
+	fprintf(f, "rule %s (%s): %s\n", str(t, "rule"), str(t, "source"),
+		str(t, "description"));
+	if (str(t, "would_fail")) {
+		fprintf(f, "it would not act: %s\n", str(t, "would_fail"));
+		return;
+	}
+	would = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(t, "would"));
+	fprintf(f, "it would %s, target %s: %s\n", str(t, "action"), str(t, "target"),
+		would ? would : "");
+	free(would);
 }

@@ -15,5 +15,8 @@ void render_task_outcome(FILE *f, const cJSON *task);
 /* journal records from `log`, and the result of `log --verify` */
 void render_log(FILE *f, const cJSON *records);
 void render_verify(FILE *f, const cJSON *verify);
+void render_approvals(FILE *f, const cJSON *items);
+void render_rules(FILE *f, const cJSON *rules);
+void render_rule_test(FILE *f, const cJSON *test);
 
 #endif

@@ -90,6 +90,8 @@ static void cmd_submit(struct htm_manager *m, struct htm_conn *c,
 	uid_t uid = cred->uid;
 	gid_t gid = cred->gid;
 	char base[256];
+	uint64_t dup;
+	int r;
 
 	if (req->user) {
 		if (htm_identity_from_name(req->user, &who) < 0) {
@@ -136,18 +138,30 @@ static void cmd_submit(struct htm_manager *m, struct htm_conn *c,
 	t->sla_ns = req->sla_ns;
 	t->timeout_ns = req->timeout_ns;
 	t->budget_ns = req->budget_ns;
+	t->requires_approval = req->approval;
 	t->submitted_at = htm_now_real();
-	t->state = HTM_STATE_QUEUED;
-	if (persist_task_submit(m, t, cred->uid) < 0) {
+	if ((req->rollback && !(t->rollback = strdup(req->rollback))) ||
+	    (req->target && !(t->target = strdup(req->target)))) {
 		htm_task_table_remove(&m->tasks, t);
 		htm_task_free(t);
-		reply_error(m, c, HTM_ERR_INTERNAL, "cannot journal the submission");
+		reply_error(m, c, HTM_ERR_INTERNAL, "out of memory");
 		return;
 	}
-	htm_queue_push(&m->queue, t);
-	htm_log(LOG_INFO, "task %llu queued: %s, %s, uid %u",
-		(unsigned long long)t->id, t->name, htm_priority_names[t->priority],
-		(unsigned)uid);
+	r = manager_submit(m, t, persist_who(cred->uid, "client"), &dup);
+	if (r < 0) {
+		uint64_t id = t->id;
+
+		htm_task_table_remove(&m->tasks, t);
+		htm_task_free(t);
+		if (r == -EEXIST)
+			reply_error(m, c, HTM_ERR_CONFLICT, "duplicate of task %llu: same "
+				    "name, command and target within the dedupe window",
+				    (unsigned long long)dup);
+		else
+			reply_error(m, c, HTM_ERR_INTERNAL, "cannot journal task %llu: %s",
+				    (unsigned long long)id, strerror(-r));
+		return;
+	}
 	/* admission happens in the loop's tick, after this batch */
 	commands_reply_task(m, c, t, false);
 }
@@ -321,8 +335,104 @@ static void cmd_status(struct htm_manager *m, struct htm_conn *c)
 		cJSON_AddBoolToObject(q, htm_control_files[k],
 				      m->control[k] && !m->cfg.observe);
 	cJSON_AddItemToObject(s, "sampler", monitor_status_json(m));
+	cJSON_AddItemToObject(s, "storm", storm_json(m));
+	cJSON_AddItemToObject(s, "changed_knobs", knobs_json(m));
+	cJSON_AddNumberToObject(s, "rules", (double)m->rules.n);
+	o = cJSON_AddObjectToObject(s, "journal");
+	if (o && m->journal) {
+		uint64_t seg, sealed, commits, errors;
+
+		htm_journal_stats(m->journal, &seg, &sealed, &commits, &errors);
+		cJSON_AddStringToObject(o, "dir", m->journal_dir);
+		cJSON_AddNumberToObject(o, "last_seq", (double)htm_journal_last(m->journal));
+		cJSON_AddNumberToObject(o, "durable_seq", (double)htm_journal_durable(m->journal));
+		cJSON_AddNumberToObject(o, "commits", (double)commits);
+		cJSON_AddNumberToObject(o, "segment_bytes", (double)seg);
+		cJSON_AddNumberToObject(o, "sealed_segments", (double)sealed);
+		cJSON_AddNumberToObject(o, "write_errors", (double)errors);
+		cJSON_AddNumberToObject(o, "replayed_records", (double)m->replayed);
+		cJSON_AddNumberToObject(o, "replay_ms", m->replay_ms);
+	}
 	cJSON_AddNumberToObject(s, "connections", htm_api_connections(m->api));
 	manager_reply(m, c, r);
+}
+
+static void reply_with(struct htm_manager *m, struct htm_conn *c, const char *key,
+		       cJSON *value)
+{
+	cJSON *r = htm_response_ok();
+
+	if (!r || !value || !cJSON_AddItemToObject(r, key, value)) {
+		cJSON_Delete(r);
+		cJSON_Delete(value);
+		r = NULL;
+	}
+	manager_reply(m, c, r);
+}
+
+/* An outside event: root and the admin group only, since rules may act on
+ * it as root. */
+static void cmd_emit(struct htm_manager *m, struct htm_conn *c,
+		     const struct htm_request *req)
+{
+	const struct ucred *cred = htm_conn_cred(c);
+	cJSON *ev, *f;
+
+	if (!manager_may_decide(m, c)) {
+		reply_error(m, c, HTM_ERR_PERMISSION, "only root or the admin group may "
+			    "emit events (you are uid %u)", (unsigned)cred->uid);
+		return;
+	}
+	ev = req->fields ? cJSON_Duplicate(req->fields, true) : cJSON_CreateObject();
+	if (!ev) {
+		reply_error(m, c, HTM_ERR_INTERNAL, "out of memory");
+		return;
+	}
+	/* the daemon's own keys are not the caller's to set */
+	cJSON_DeleteItemFromObjectCaseSensitive(ev, "type");
+	cJSON_DeleteItemFromObjectCaseSensitive(ev, "seq");
+	cJSON_DeleteItemFromObjectCaseSensitive(ev, "at");
+	cJSON_DeleteItemFromObjectCaseSensitive(ev, "depth");
+	cJSON_DeleteItemFromObjectCaseSensitive(ev, "severity");
+	cJSON_AddStringToObject(ev, "severity", htm_severity_names[req->severity]);
+	cJSON_AddStringToObject(ev, "origin", "external");
+	cJSON_AddNumberToObject(ev, "emitted_by", cred->uid);
+	f = cJSON_Duplicate(ev, true);
+	manager_event(m, req->type, LOG_INFO, ev);
+	reply_with(m, c, "event", f);
+}
+
+static void cmd_reload(struct htm_manager *m, struct htm_conn *c)
+{
+	char err[512];
+
+	if (!manager_may_decide(m, c)) {
+		reply_error(m, c, HTM_ERR_PERMISSION, "only root or the admin group may "
+			    "reload");
+		return;
+	}
+	if (manager_reload(m, err, sizeof(err)) < 0) {
+		reply_error(m, c, HTM_ERR_BAD_REQUEST, "%s; the old configuration and "
+			    "rules stay", err);
+		return;
+	}
+	reply_with(m, c, "rules", rules_json(m));
+}
+
+static void cmd_decide(struct htm_manager *m, struct htm_conn *c,
+		       const struct htm_request *req, bool approve)
+{
+	const char *code;
+	char err[256];
+	int r = approve ? approvals_approve(m, c, req->id, req->reason, req->override,
+					    &code, err, sizeof(err))
+			: approvals_deny(m, c, req->id, req->reason, &code, err, sizeof(err));
+
+	if (r < 0) {
+		manager_reply(m, c, htm_response_error(code, err));
+		return;
+	}
+	commands_reply_task(m, c, htm_task_table_find(&m->tasks, req->id), false);
 }
 
 static void cmd_top(struct htm_manager *m, struct htm_conn *c)
@@ -381,6 +491,25 @@ void commands_handle(void *data, struct htm_conn *c, const char *line,
 		/* answered from the worker thread's scan */
 		if (audit_log(m, c, &req, &code, err, sizeof(err)) < 0)
 			manager_reply(m, c, htm_response_error(code, err));
+		break;
+	case HTM_CMD_APPROVALS:
+		reply_with(m, c, "approvals", approvals_json(m));
+		break;
+	case HTM_CMD_APPROVE:
+	case HTM_CMD_DENY:
+		cmd_decide(m, c, &req, req.cmd == HTM_CMD_APPROVE);
+		break;
+	case HTM_CMD_EMIT:
+		cmd_emit(m, c, &req);
+		break;
+	case HTM_CMD_RULES:
+		reply_with(m, c, "rules", rules_json(m));
+		break;
+	case HTM_CMD_RULES_TEST:
+		reply_with(m, c, "test", rules_test(m, req.event));
+		break;
+	case HTM_CMD_RELOAD:
+		cmd_reload(m, c);
 		break;
 	}
 	htm_request_free(&req);

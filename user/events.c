@@ -29,6 +29,8 @@ void manager_event(struct htm_manager *m, const char *type, int level,
 		cJSON_Delete(ev);
 		return;
 	}
+	/* the rules see it at the end of this loop iteration */
+	rules_queue_event(m, cJSON_Duplicate(ev, true));
 	cJSON_AddItemToArray(m->recent_events, ev);
 	if (cJSON_GetArraySize(m->recent_events) > HTM_RECENT_EVENTS)
 		cJSON_DeleteItemFromArray(m->recent_events, 0);

@@ -276,19 +276,76 @@ static void manager_dispatch(struct htm_manager *m)
 	}
 }
 
+/* Edge-triggered queue.depth events at the design's 1000 / 5000. */
+static void queue_depth_check(struct htm_manager *m)
+{
+	size_t n = htm_queue_len(&m->queue);
+	int level = n > 5000 ? 2 : n > 1000 ? 1 : 0;
+	cJSON *f;
+
+	if (level == m->queue_level)
+		return;
+	m->queue_level = level;
+	if (!level)
+		return;
+	f = cJSON_CreateObject();
+	cJSON_AddStringToObject(f, "level", level == 2 ? "critical" : "warn");
+	cJSON_AddNumberToObject(f, "depth", (double)n);
+	cJSON_AddStringToObject(f, "severity", level == 2 ? "critical" : "warning");
+	manager_event(m, "queue.depth", LOG_WARNING, f);
+}
+
 static void manager_tick(void *data)
 {
 	struct htm_manager *m = data;
 
+	queue_depth_check(m);
+	/* rules first: what they enqueue is admitted in the same pass */
+	rules_process(m);
 	manager_dispatch(m);
 	htm_task_table_trim(&m->tasks, m->cfg.history_limit, runner_idle);
 	/* everything this iteration journaled: one write, one fdatasync */
 	htm_journal_commit(m->journal);
 }
 
+static void task_outcome_event(struct htm_manager *m, struct htm_task *t)
+{
+	static const char *const types[HTM_STATE_COUNT] = {
+		[HTM_STATE_FAILED] = "task.failed",
+		[HTM_STATE_TIMED_OUT] = "task.timeout",
+		[HTM_STATE_LOST] = "task.lost",
+		[HTM_STATE_EXPIRED] = "task.expired",
+	};
+	cJSON *f;
+
+	if (t->state == HTM_STATE_SUCCEEDED || t->state == HTM_STATE_FAILED ||
+	    t->state == HTM_STATE_TIMED_OUT)
+		htm_outcomes_record(&m->outcomes, t->name, t->state == HTM_STATE_SUCCEEDED);
+	if (!types[t->state])
+		return;
+	f = cJSON_CreateObject();
+	cJSON_AddNumberToObject(f, "task", (double)t->id);
+	cJSON_AddStringToObject(f, "name", t->name);
+	cJSON_AddStringToObject(f, "state", htm_state_names[t->state]);
+	cJSON_AddStringToObject(f, "priority", htm_priority_names[t->priority]);
+	cJSON_AddStringToObject(f, "origin", htm_origin_names[t->origin]);
+	cJSON_AddStringToObject(f, "risk", htm_risk_names[t->risk]);
+	if (t->exit_code >= 0)
+		cJSON_AddNumberToObject(f, "exit_code", t->exit_code);
+	if (t->signal > 0)
+		cJSON_AddNumberToObject(f, "signal", t->signal);
+	if (t->reason)
+		cJSON_AddStringToObject(f, "reason", t->reason);
+	/* a task a rule made carries the depth of the cascade behind it */
+	cJSON_AddNumberToObject(f, "depth", t->depth);
+	manager_event(m, types[t->state], LOG_INFO, f);
+}
+
 void manager_task_finished(struct htm_manager *m, struct htm_task *t)
 {
 	struct waiter *w, *next;
+
+	task_outcome_event(m, t);
 
 	for (w = LIST_FIRST(&m->waiters); w; w = next) {
 		next = LIST_NEXT(w, link);
@@ -334,37 +391,47 @@ void manager_waiters_rearm(struct htm_manager *m)
 		htm_timer_disarm(&m->waiter_timer);
 }
 
-static int reload(struct htm_manager *m)
+/*
+ * SIGHUP and `htmctl reload`: the config file and the rules are both
+ * checked first; only if both are valid does either change. Socket, state
+ * dir, cgroup root, pin dir, sampling period and PSI triggers need a
+ * restart.
+ */
+int manager_reload(struct htm_manager *m, char *err, size_t errlen)
 {
 	struct htm_config next = m->cfg;
-	char err[512], cls[PATH_MAX], *text = NULL;
+	struct htm_ruleset rules;
+	char cls[PATH_MAX], *text = NULL;
+	unsigned files;
 	size_t len = 0;
 	FILE *f;
 	int r;
 
-	if (!m->config_path[0]) {
-		htm_log(LOG_INFO, "reload: no config file, built-in defaults stay");
-		return 0;
+	if (m->config_path[0]) {
+		f = fopen(m->config_path, "re");
+		if (!f) {
+			snprintf(err, errlen, "%s: %s", m->config_path, strerror(errno));
+			return -errno;
+		}
+		htm_config_defaults(&next);
+		r = getdelim(&text, &len, '\0', f) < 0 ? -EIO : 0;
+		fclose(f);
+		if (r < 0) {
+			snprintf(err, errlen, "%s: cannot read", m->config_path);
+		} else {
+			int n = snprintf(err, errlen, "%s: ", m->config_path);
+
+			r = htm_config_parse(&next, text, strlen(text), err + n,
+					     errlen - (size_t)n);
+		}
+		free(text);
+		if (r < 0)
+			return r;
+		htm_config_override(&next, &m->overrides);
 	}
-	f = fopen(m->config_path, "re");
-	if (!f) {
-		r = -errno;
-		htm_log(LOG_ERR, "reload: %s: %s, keeping the old configuration",
-			m->config_path, strerror(-r));
+	r = rules_load(next.rules_dir, &rules, &files, err, errlen);
+	if (r < 0)
 		return r;
-	}
-	htm_config_defaults(&next);
-	r = getdelim(&text, &len, '\0', f) < 0 ? -EIO : 0;
-	fclose(f);
-	if (r == 0)
-		r = htm_config_parse(&next, text, strlen(text), err, sizeof(err));
-	free(text);
-	if (r < 0) {
-		htm_log(LOG_ERR, "reload: %s: %s, keeping the old configuration",
-			m->config_path, r == -EIO ? "read error" : err);
-		return r;
-	}
-	htm_config_override(&next, &m->overrides);
 	if (strcmp(next.socket, m->cfg.socket) ||
 	    strcmp(next.state_dir, m->cfg.state_dir) ||
 	    strcmp(next.cgroup_root, m->cfg.cgroup_root) ||
@@ -381,15 +448,19 @@ static int reload(struct htm_manager *m)
 	next.sample_period_ns = m->cfg.sample_period_ns;
 	memcpy(next.psi_trigger, m->cfg.psi_trigger, sizeof(next.psi_trigger));
 	m->cfg = next;
+	htm_ruleset_free(&m->rules);
+	m->rules = rules;
 	m->slots = next.slots ? next.slots : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	htm_log_set_level(next.log_level);
 	for (int p = 0; p < HTM_PRIO_COUNT; p++) {
 		manager_class_path(m, p, cls, sizeof(cls));
 		manager_apply_priority(m, cls, p, true);
 	}
-	htm_log(LOG_INFO, "reloaded %s: %u slots", m->config_path, m->slots);
-	persist_write(m, HTM_REC_CONFIG, persist_who(getuid(), "operator"),
-		      "SIGHUP", m->config_path, NULL);
+	htm_log(LOG_INFO, "reloaded %s: %u slots, %zu rules (%u files)",
+		m->config_path[0] ? m->config_path : "built-in defaults", m->slots,
+		m->rules.n, files);
+	persist_write(m, HTM_REC_CONFIG, persist_who(getuid(), "operator"), "reload",
+		      m->config_path[0] ? m->config_path : "built-in defaults", NULL);
 	return 0;
 }
 
@@ -418,9 +489,14 @@ static void signal_received(struct htm_loop_source *src, int res, uint32_t fl)
 			m->shutting_down = true;
 			htm_loop_stop(m->loop, 0);
 			return;
-		case SIGHUP:
-			(void)reload(m);
+		case SIGHUP: {
+			char err[512];
+
+			if (manager_reload(m, err, sizeof(err)) < 0)
+				htm_log(LOG_ERR, "reload: %s, keeping the old configuration "
+					"and rules", err);
 			break;
+		}
 		}
 	} else if (res < 0 && res != -EINTR) {
 		htm_log(LOG_ERR, "signalfd: %s", strerror(-res));
@@ -480,6 +556,11 @@ int htm_manager_new(struct htm_manager **out, const struct htm_config *cfg,
 	LIST_INIT(&m->waiters);
 	LIST_INIT(&m->deferred);
 	LIST_INIT(&m->queries);
+	LIST_INIT(&m->batches);
+	LIST_INIT(&m->knobs);
+	htm_ruleset_init(&m->rules);
+	htm_storm_init(&m->storm);
+	htm_outcomes_init(&m->outcomes);
 	TAILQ_INIT(&m->starting);
 	r = htm_loop_new(&m->loop, 256);
 	if (r < 0) {
@@ -488,6 +569,8 @@ int htm_manager_new(struct htm_manager **out, const struct htm_config *cfg,
 		return r;
 	}
 	htm_timer_init(&m->waiter_timer, m->loop, waiter_timer_fired);
+	htm_timer_init(&m->knob_timer, m->loop, knobs_expired);
+	htm_timer_init(&m->approval_timer, m->loop, approvals_expired);
 	*out = m;
 	return 0;
 }
@@ -499,6 +582,7 @@ int htm_manager_start(struct htm_manager *m)
 		.closed = commands_conn_closed,
 	};
 	struct htm_sampler_opts sopts = { 0 };
+	char err[512];
 	int r;
 
 	m->start_mono = htm_now_mono();
@@ -511,6 +595,11 @@ int htm_manager_start(struct htm_manager *m)
 	r = htm_worker_new(&m->worker, m->loop);
 	if (r < 0) {
 		htm_log(LOG_ERR, "worker thread: %s", strerror(-r));
+		return r;
+	}
+	r = rules_reload(m, err, sizeof(err));
+	if (r < 0) {
+		htm_log(LOG_ERR, "rules: %s", err);
 		return r;
 	}
 	r = persist_open(m, m->overrides.accept_broken_journal);
@@ -565,6 +654,8 @@ int htm_manager_run(struct htm_manager *m)
 	int r = htm_loop_run(m->loop);
 
 	runner_shutdown(m);
+	/* fail open: what decisions changed goes back */
+	knobs_restore_all(m, "htmd stopping: fail open");
 	/* the cancelled tasks' records and their waiters' answers go out */
 	persist_close(m, r < 0 ? "event loop failed" : "stopped by signal");
 	htm_loop_drain(m->loop, replies_flushed, m,
@@ -589,6 +680,8 @@ void htm_manager_free(struct htm_manager *m)
 		free(w);
 	}
 	monitor_stop(m);
+	rules_free(m);
+	htm_outcomes_free(&m->outcomes);
 	TAILQ_FOREACH(t, &m->tasks.all, table_link)
 		runner_release(t);
 	htm_task_table_clear(&m->tasks);

@@ -15,6 +15,9 @@
 #include <sys/signalfd.h>
 
 #include "core/config.h"
+#include "core/learn.h"
+#include "core/policy.h"
+#include "core/storm.h"
 #include "core/proto.h"
 #include "core/queue.h"
 #include "core/task_table.h"
@@ -163,6 +166,16 @@ struct htm_manager {
 	char journal_dir[HTM_ROOT_MAX + 16];
 	LIST_HEAD(, deferred_reply) deferred;	/* replies waiting for fdatasync */
 	LIST_HEAD(, log_query) queries;		/* journal scans on the worker */
+
+	struct htm_ruleset rules;
+	struct htm_storm storm;
+	cJSON *pending_events;			/* for the rules, this iteration */
+	LIST_HEAD(, batch) batches;
+	LIST_HEAD(, knob) knobs;		/* cgroup files we changed */
+	struct htm_timer knob_timer, approval_timer;
+	struct htm_outcomes outcomes;		/* success per task type */
+	uint64_t last_relief;
+	int queue_level;			/* 0, 1 warn, 2 critical */
 	TAILQ_HEAD(, htm_task) starting;	/* admitted, preflight not yet durable */
 	uint64_t replayed;
 	double replay_ms;
@@ -180,6 +193,9 @@ int htm_manager_start(struct htm_manager *m);
 int htm_manager_run(struct htm_manager *m);
 void htm_manager_free(struct htm_manager *m);
 
+/* Re-read config and rules; all or nothing. */
+int manager_reload(struct htm_manager *m, char *err, size_t errlen);
+
 /* <root>/<priority> */
 void manager_class_path(const struct htm_manager *m, enum htm_priority p,
 			char *buf, size_t len);
@@ -196,7 +212,7 @@ cJSON *persist_who(uint32_t uid, const char *actor);
 int persist_write(struct htm_manager *m, enum htm_rec_type type, cJSON *who,
 		  const char *why, const char *how, cJSON *body);
 int persist_task_submit(struct htm_manager *m, const struct htm_task *t,
-			uint32_t peer_uid);
+			cJSON *who, const char *why);
 /* Every state change goes through here: moved, then journaled (who consumed). */
 void manager_task_move(struct htm_manager *m, struct htm_task *t,
 		       enum htm_state to, const char *reason, cJSON *who);
@@ -213,6 +229,46 @@ int audit_log(struct htm_manager *m, struct htm_conn *c,
 	      const struct htm_request *req, const char **code, char *err,
 	      size_t errlen);
 void audit_conn_closed(struct htm_manager *m, struct htm_conn *c);
+
+/* approvals.c */
+/*
+ * Every new task comes through here: gate, journal, then queue, hold for
+ * approval, or start at once (tier 4). On -EEXIST *dup is the earlier
+ * task with the same name, command and target. The task stays in the
+ * table either way; on error the caller removes it. who is consumed.
+ */
+int manager_submit(struct htm_manager *m, struct htm_task *t, cJSON *who,
+		   uint64_t *dup);
+bool manager_may_decide(struct htm_manager *m, struct htm_conn *c);
+int approvals_approve(struct htm_manager *m, struct htm_conn *c, uint64_t id,
+		      const char *reason, bool override, const char **code,
+		      char *err, size_t errlen);
+int approvals_deny(struct htm_manager *m, struct htm_conn *c, uint64_t id,
+		   const char *reason, const char **code, char *err, size_t errlen);
+cJSON *approvals_json(struct htm_manager *m);
+void approvals_expired(struct htm_timer *timer);
+void approvals_replay(struct htm_manager *m, const cJSON *body);
+void approvals_recover(struct htm_manager *m);
+
+/* rules.c */
+int rules_load(const char *dir, struct htm_ruleset *rs, unsigned *files,
+	       char *err, size_t errlen);
+int rules_reload(struct htm_manager *m, char *err, size_t errlen);
+void rules_queue_event(struct htm_manager *m, cJSON *event);
+void rules_process(struct htm_manager *m);
+void rules_free(struct htm_manager *m);
+cJSON *rules_json(struct htm_manager *m);
+cJSON *rules_test(struct htm_manager *m, const cJSON *event);
+cJSON *storm_json(struct htm_manager *m);
+
+/* knobs.c: cgroup files changed for a decision, restored later */
+int knob_set(struct htm_manager *m, const char *cg, const char *file,
+	     const char *value, uint64_t for_ns, const char *why, cJSON *who);
+int knob_undo(struct htm_manager *m, const char *cg, const char *file,
+	      const char *why);
+void knobs_expired(struct htm_timer *t);
+void knobs_restore_all(struct htm_manager *m, const char *why);
+cJSON *knobs_json(struct htm_manager *m);
 
 /* runner.c */
 /* Take over a task an earlier htmd started (its cgroup holds processes). */

@@ -96,17 +96,16 @@ int persist_write(struct htm_manager *m, enum htm_rec_type type, cJSON *who,
 }
 
 int persist_task_submit(struct htm_manager *m, const struct htm_task *t,
-			uint32_t peer_uid)
+			cJSON *who, const char *why)
 {
 	cJSON *body = cJSON_CreateObject();
-	char why[96];
 
-	if (!body)
+	if (!body) {
+		cJSON_Delete(who);
 		return -ENOMEM;
+	}
 	cJSON_AddItemToObject(body, "task", htm_task_to_json(t));
-	snprintf(why, sizeof(why), "submitted by uid %u", (unsigned)peer_uid);
-	return persist_write(m, HTM_REC_TASK_SUBMIT, persist_who(peer_uid, "client"),
-			     why, "control socket", body);
+	return persist_write(m, HTM_REC_TASK_SUBMIT, who, why, "control socket", body);
 }
 
 void manager_task_move(struct htm_manager *m, struct htm_task *t,
@@ -259,6 +258,8 @@ static void replay_state(struct htm_manager *m, const cJSON *b, struct replay *r
 		t->exit_code = (int32_t)v->valuedouble;
 	if ((v = cJSON_GetObjectItemCaseSensitive(b, "signal")) && cJSON_IsNumber(v))
 		t->signal = (int32_t)v->valuedouble;
+	if (to == HTM_STATE_SUCCEEDED || to == HTM_STATE_FAILED || to == HTM_STATE_TIMED_OUT)
+		htm_outcomes_record(&m->outcomes, t->name, to == HTM_STATE_SUCCEEDED);
 	rp->states++;
 }
 
@@ -285,6 +286,9 @@ static int replay_record(void *ctx, const struct htm_rec *r)
 		break;
 	case HTM_REC_TASK_STATE:
 		replay_state(m, b, rp);
+		break;
+	case HTM_REC_APPROVAL:
+		approvals_replay(m, b);
 		break;
 	case HTM_REC_TASK_PRIORITY:
 		t = htm_task_table_find(&m->tasks, (uint64_t)cJSON_GetNumberValue(
@@ -415,6 +419,7 @@ void persist_recover(struct htm_manager *m)
 	bool populated;
 	char why[160];
 
+	approvals_recover(m);
 	TAILQ_FOREACH(t, &m->tasks.all, table_link) {
 		if (t->state == HTM_STATE_QUEUED) {
 			htm_queue_push(&m->queue, t);

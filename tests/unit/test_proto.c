@@ -297,7 +297,7 @@ static void test_cmd_and_version(void)
 	REJECT("{\"v\":1,\"cmd\":\"nope\"}", HTM_ERR_UNKNOWN_CMD, "unknown command \"nope\"");
 	REJECT("{\"v\":1,\"cmd\":\"\"}", HTM_ERR_UNKNOWN_CMD, "unknown command");
 	REJECT("{\"v\":1,\"cmd\":\"STATUS\"}", HTM_ERR_UNKNOWN_CMD, "STATUS");
-	REJECT("{\"v\":1,\"cmd\":\"approve\",\"id\":1}", HTM_ERR_UNKNOWN_CMD, "approve");
+	REJECT("{\"v\":1,\"cmd\":\"launch\",\"id\":1}", HTM_ERR_UNKNOWN_CMD, "launch");
 	/* the case is exact */
 	REJECT("{\"v\":1,\"Cmd\":\"status\"}", HTM_ERR_BAD_REQUEST, "$.cmd");
 

@@ -77,6 +77,42 @@ static const struct htm_field stress_fields[] = {
 	{ 0 }
 };
 
+static const struct htm_field approval_fields[] = {
+	{ .name = "admin_group", .type = HTM_F_BUF, .min = 1, .size = 64,
+	  .offset = offsetof(struct htm_config, approvals.admin_group) },
+	{ .name = "default_tier", .type = HTM_F_U32, .min = 0, .max = 4,
+	  .offset = offsetof(struct htm_config, approvals.default_tier) },
+	{ .name = "tiers", .type = HTM_F_CUSTOM, .decode = htm_tiers_decode,
+	  .offset = offsetof(struct htm_config, approvals.types) },
+	{ .name = "quorum", .type = HTM_F_U32, .min = 1, .max = HTM_MAX_APPROVERS,
+	  .offset = offsetof(struct htm_config, approvals.quorum) },
+	{ .name = "expire", .type = HTM_F_DURATION, .min = HTM_NSEC_PER_SEC,
+	  .max = 30 * 86400 * HTM_NSEC_PER_SEC,
+	  .offset = offsetof(struct htm_config, approvals.expire_ns) },
+	{ .name = "dedupe_window", .type = HTM_F_DURATION, .min = 0,
+	  .max = 7 * 86400 * HTM_NSEC_PER_SEC,
+	  .offset = offsetof(struct htm_config, approvals.dedupe_ns) },
+	{ .name = "change_windows", .type = HTM_F_CUSTOM, .decode = htm_windows_decode,
+	  .offset = offsetof(struct htm_config, approvals.windows) },
+	{ 0 }
+};
+
+static const struct htm_field storm_fields[] = {
+	{ .name = "per_type_rate", .type = HTM_F_NUMBER, .dmin = 1, .dmax = 1e6,
+	  .offset = offsetof(struct htm_config, storm.per_type_rate) },
+	{ .name = "breaker_events", .type = HTM_F_U32, .min = 1, .max = 10000000,
+	  .offset = offsetof(struct htm_config, storm.breaker_events) },
+	{ .name = "breaker_window", .type = HTM_F_DURATION, .min = HTM_NSEC_PER_SEC,
+	  .max = 3600 * HTM_NSEC_PER_SEC,
+	  .offset = offsetof(struct htm_config, storm.breaker_window_ns) },
+	{ .name = "breaker_open", .type = HTM_F_DURATION, .min = HTM_NSEC_PER_SEC,
+	  .max = 86400 * HTM_NSEC_PER_SEC,
+	  .offset = offsetof(struct htm_config, storm.breaker_open_ns) },
+	{ .name = "max_depth", .type = HTM_F_U32, .min = 1, .max = 1000,
+	  .offset = offsetof(struct htm_config, storm.max_depth) },
+	{ 0 }
+};
+
 static const struct htm_field config_fields[] = {
 	{ .name = "socket", .type = HTM_F_BUF, .min = 1,
 	  .offset = offsetof(struct htm_config, socket),
@@ -103,6 +139,15 @@ static const struct htm_field config_fields[] = {
 	  .offset = offsetof(struct htm_config, delay_accounting) },
 	{ .name = "psi_triggers", .type = HTM_F_OBJECT, .fields = psi_fields },
 	{ .name = "stress", .type = HTM_F_OBJECT, .fields = stress_fields },
+	{ .name = "approvals", .type = HTM_F_OBJECT, .fields = approval_fields },
+	{ .name = "storm", .type = HTM_F_OBJECT, .fields = storm_fields },
+	{ .name = "rules_dir", .type = HTM_F_BUF, .min = 0, .size = 256,
+	  .offset = offsetof(struct htm_config, rules_dir) },
+	{ .name = "relief_command", .type = HTM_F_BUF, .min = 0, .size = 512,
+	  .offset = offsetof(struct htm_config, relief_command) },
+	{ .name = "relief_interval", .type = HTM_F_DURATION, .min = HTM_NSEC_PER_SEC,
+	  .max = 86400 * HTM_NSEC_PER_SEC,
+	  .offset = offsetof(struct htm_config, relief_interval_ns) },
 	{ .name = "journal_segment_bytes", .type = HTM_F_U64, .min = 4096,
 	  .max = 1ull << 32,
 	  .offset = offsetof(struct htm_config, journal_segment_bytes) },
@@ -154,6 +199,10 @@ void htm_config_defaults(struct htm_config *c)
 			 "some 150000 1000000");
 	htm_stress_config_defaults(&c->stress);
 	c->journal_segment_bytes = 8ull << 20;
+	htm_approval_config_defaults(&c->approvals);
+	htm_storm_config_defaults(&c->storm);
+	snprintf(c->rules_dir, sizeof(c->rules_dir), "%s", HTM_DEFAULT_RULES_DIR);
+	c->relief_interval_ns = 300 * HTM_NSEC_PER_SEC;
 }
 
 static void line_col(const char *text, const char *at, int *line, int *col)

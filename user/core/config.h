@@ -12,8 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "approval.h"
 #include "pathfmt.h"
 #include "pressure.h"
+#include "storm.h"
 #include "stress.h"
 #include "task.h"
 
@@ -41,6 +43,13 @@ struct htm_config {
 	char psi_trigger[HTM_RES_COUNT][64];
 	struct htm_stress_config stress;
 	uint64_t journal_segment_bytes;	/* seal a segment past this size */
+
+	struct htm_approval_config approvals;
+	struct htm_storm_config storm;
+	char rules_dir[256];		/* "": built-in rules only */
+	/* what the relief action runs, as root; empty: relief only logs */
+	char relief_command[512];
+	uint64_t relief_interval_ns;	/* at most one relief per interval */
 };
 
 extern const char *const htm_log_level_names[];	/* indexed by syslog level */

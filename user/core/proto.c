@@ -14,7 +14,14 @@ const char *const htm_cmd_names[] = {
 	[HTM_CMD_SUBMIT] = "submit", [HTM_CMD_LIST] = "list",
 	[HTM_CMD_SHOW] = "show", [HTM_CMD_CANCEL] = "cancel",
 	[HTM_CMD_WAIT] = "wait", [HTM_CMD_STATUS] = "status",
-	[HTM_CMD_TOP] = "top", [HTM_CMD_LOG] = "log", NULL,
+	[HTM_CMD_TOP] = "top", [HTM_CMD_LOG] = "log",
+	[HTM_CMD_APPROVALS] = "approvals", [HTM_CMD_APPROVE] = "approve",
+	[HTM_CMD_DENY] = "deny", [HTM_CMD_EMIT] = "emit", [HTM_CMD_RULES] = "rules",
+	[HTM_CMD_RULES_TEST] = "rules_test", [HTM_CMD_RELOAD] = "reload", NULL,
+};
+
+const char *const htm_severity_names[] = {
+	"info", "warning", "critical", NULL,
 };
 
 #define R(member) offsetof(struct htm_request, member)
@@ -50,6 +57,9 @@ static const struct htm_field submit_fields[] = {
 	  .min = HTM_NSEC_PER_MSEC, .max = DURATION_MAX },
 	{ .name = "budget", .type = HTM_F_DURATION, .offset = R(budget_ns),
 	  .min = 1000, .max = 60 * HTM_NSEC_PER_SEC },
+	{ .name = "approval", .type = HTM_F_BOOL, .offset = R(approval) },
+	{ .name = "rollback", .type = HTM_F_STRING, .offset = R(rollback), .min = 1 },
+	{ .name = "target", .type = HTM_F_STRING, .offset = R(target), .min = 1 },
 	{ 0 }
 };
 
@@ -88,11 +98,47 @@ static const struct htm_field log_fields[] = {
 	{ 0 }
 };
 
+static const struct htm_field approve_fields[] = {
+	HEADER_FIELDS,
+	ID_FIELD,
+	{ .name = "reason", .type = HTM_F_STRING, .offset = R(reason), .min = 1 },
+	{ .name = "override", .type = HTM_F_BOOL, .offset = R(override) },
+	{ 0 }
+};
+
+static const struct htm_field deny_fields[] = {
+	HEADER_FIELDS,
+	ID_FIELD,
+	{ .name = "reason", .type = HTM_F_STRING, .offset = R(reason), .min = 1 },
+	{ 0 }
+};
+
+static const struct htm_field emit_fields[] = {
+	HEADER_FIELDS,
+	{ .name = "type", .type = HTM_F_STRING, .offset = R(type), .min = 1,
+	  .required = true },
+	{ .name = "fields", .type = HTM_F_OBJECT_JSON, .offset = R(fields) },
+	{ .name = "severity", .type = HTM_F_ENUM, .offset = R(severity),
+	  .names = htm_severity_names },
+	{ 0 }
+};
+
+static const struct htm_field rules_test_fields[] = {
+	HEADER_FIELDS,
+	{ .name = "event", .type = HTM_F_OBJECT_JSON, .offset = R(event),
+	  .required = true },
+	{ 0 }
+};
+
 static const struct htm_field *const cmd_fields[HTM_CMD_COUNT] = {
 	[HTM_CMD_SUBMIT] = submit_fields, [HTM_CMD_LIST] = list_fields,
 	[HTM_CMD_SHOW] = id_fields, [HTM_CMD_CANCEL] = id_fields,
 	[HTM_CMD_WAIT] = wait_fields, [HTM_CMD_STATUS] = status_fields,
 	[HTM_CMD_TOP] = status_fields, [HTM_CMD_LOG] = log_fields,
+	[HTM_CMD_APPROVALS] = status_fields, [HTM_CMD_APPROVE] = approve_fields,
+	[HTM_CMD_DENY] = deny_fields, [HTM_CMD_EMIT] = emit_fields,
+	[HTM_CMD_RULES] = status_fields, [HTM_CMD_RULES_TEST] = rules_test_fields,
+	[HTM_CMD_RELOAD] = status_fields,
 };
 
 int htm_request_parse(struct htm_request *req, const char *line, size_t len,
@@ -261,6 +307,22 @@ cJSON *htm_task_to_json(const struct htm_task *t)
 	ok = ok && cJSON_AddItemToObject(o, "batch", string_or_null(t->batch));
 	ok = ok && cJSON_AddItemToObject(o, "reason", string_or_null(t->reason));
 	ok = ok && cJSON_AddItemToObject(o, "cwd", string_or_null(t->cwd));
+	ok = ok && cJSON_AddItemToObject(o, "target", string_or_null(t->target));
+	ok = ok && cJSON_AddItemToObject(o, "rollback", string_or_null(t->rollback));
+	ok = ok && cJSON_AddBoolToObject(o, "requires_approval", t->requires_approval);
+	ok = ok && cJSON_AddNumberToObject(o, "tier", t->tier);
+	if (ok && t->state == HTM_STATE_PENDING_APPROVAL) {
+		cJSON *ap = cJSON_AddObjectToObject(o, "approval"), *by;
+
+		ok = ap && cJSON_AddNumberToObject(ap, "needed", t->needed) &&
+		     cJSON_AddBoolToObject(ap, "needs_override", t->needs_override) &&
+		     cJSON_AddItemToObject(ap, "expires_at", time_or_null(t->expires_at)) &&
+		     (by = cJSON_AddArrayToObject(ap, "approved_by"));
+		for (int i = 0; ok && i < t->napprovers; i++)
+			ok = cJSON_AddItemToArray(by, cJSON_CreateNumber(t->approvers[i]));
+	}
+	if (ok && t->depth)
+		ok = cJSON_AddNumberToObject(o, "depth", t->depth) != NULL;
 	if (ok && t->argv)
 		for (char **a = t->argv; ok && *a; a++)
 			ok = cJSON_AddItemToArray(argv, cJSON_CreateString(*a));
@@ -327,6 +389,18 @@ struct htm_task *htm_task_from_json(const cJSON *o)
 	}
 	t->name = dup_or_null(o, "name");
 	t->cwd = dup_or_null(o, "cwd");
+	t->target = dup_or_null(o, "target");
+	t->rollback = dup_or_null(o, "rollback");
+	t->requires_approval = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "requires_approval"));
+	t->tier = (uint8_t)int_or(o, "tier", 2);
+	t->depth = (uint32_t)int_or(o, "depth", 0);
+	if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(o, "approval"))) {
+		const cJSON *ap = cJSON_GetObjectItemCaseSensitive(o, "approval");
+
+		t->needed = (uint8_t)int_or(ap, "needed", 1);
+		t->needs_override = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ap, "needs_override"));
+		t->expires_at = seconds_to_ns(ap, "expires_at");
+	}
 	t->batch = dup_or_null(o, "batch");
 	t->reason = dup_or_null(o, "reason");
 	t->cgroup = dup_or_null(o, "cgroup");

@@ -25,6 +25,13 @@ enum htm_cmd {
 	HTM_CMD_STATUS,
 	HTM_CMD_TOP,
 	HTM_CMD_LOG,
+	HTM_CMD_APPROVALS,
+	HTM_CMD_APPROVE,
+	HTM_CMD_DENY,
+	HTM_CMD_EMIT,
+	HTM_CMD_RULES,
+	HTM_CMD_RULES_TEST,
+	HTM_CMD_RELOAD,
 	HTM_CMD_COUNT,
 };
 
@@ -38,7 +45,8 @@ struct htm_request {
 
 	/* submit */
 	const cJSON *argv;
-	const char *name, *cwd, *batch, *user;
+	const char *name, *cwd, *batch, *user, *rollback, *target;
+	bool approval;
 	int priority, origin, risk;
 	uint64_t sla_ns, timeout_ns, budget_ns;
 
@@ -58,7 +66,16 @@ struct htm_request {
 	bool has_since;
 	uint32_t limit;
 	bool verify;
+
+	/* approve, deny */
+	const char *reason;
+	bool override;
+	/* emit: type (above), fields, severity; rules_test: event */
+	const cJSON *fields, *event;
+	int severity;
 };
+
+extern const char *const htm_severity_names[];
 
 /*
  * Decode one request line. On error returns -EINVAL with *code set to an

@@ -179,6 +179,15 @@ static int decode_field(const struct htm_field *f, const cJSON *v, char *base,
 			((double *)(base + f->offset))[i] =
 				cJSON_GetArrayItem(v, i)->valuedouble;
 		return 0;
+	case HTM_F_OBJECT_JSON:
+		if (!cJSON_IsObject(v))
+			return fail(err, errlen, path, f->name,
+				    "expected an object, got %s", json_type_name(v));
+		*(const cJSON **)(base + f->offset) = v;
+		return 0;
+	case HTM_F_CUSTOM:
+		snprintf(sub, sizeof(sub), "%s.%s", path, f->name);
+		return f->decode(v, base + f->offset, sub, err, errlen);
 	case HTM_F_ENUM:
 		return decode_enum(f, v, (int *)(base + f->offset), path, err,
 				   errlen);

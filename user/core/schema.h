@@ -28,6 +28,8 @@ enum htm_field_type {
 	HTM_F_STRINGS,		/* const cJSON * array of strings, [min, max] items */
 	HTM_F_NUMBER,		/* double in [dmin, dmax] */
 	HTM_F_LEVELS,		/* double[3], each in [dmin, dmax] */
+	HTM_F_CUSTOM,		/* decode() does it */
+	HTM_F_OBJECT_JSON,	/* const cJSON * of any object, kept as is */
 };
 
 struct htm_field {
@@ -39,6 +41,9 @@ struct htm_field {
 	double dmin, dmax;			/* HTM_F_NUMBER, HTM_F_LEVELS */
 	const char *const *names;		/* HTM_F_ENUM */
 	const struct htm_field *fields;		/* HTM_F_OBJECT */
+	/* HTM_F_CUSTOM: 0, or -EINVAL with "<path>: why" in err */
+	int (*decode)(const cJSON *v, void *dst, const char *path, char *err,
+		      size_t errlen);
 	bool required;
 	size_t present;		/* offsetof(bool) + 1 set when seen; 0: untracked */
 };

@@ -114,6 +114,8 @@ void htm_task_free(struct htm_task *t)
 	free(t->name);
 	free(t->cwd);
 	free(t->batch);
+	free(t->target);
+	free(t->rollback);
 	free(t->reason);
 	free(t->cgroup);
 	free(t);

@@ -48,6 +48,8 @@ enum htm_origin {
 	HTM_ORIGIN_COUNT,
 };
 
+#define HTM_MAX_APPROVERS 8
+
 enum htm_risk {
 	HTM_RISK_LOW,
 	HTM_RISK_MEDIUM,
@@ -89,6 +91,19 @@ struct htm_task {
 	char *cgroup;			/* absolute path while it has one */
 	uint64_t cgroup_id;		/* its kernfs id, what BPF sees */
 	uint64_t budget_ns;		/* run-queue wait budget, 0: none */
+
+	/* approval context */
+	char *target;			/* what it acts on (dedupe key part) */
+	char *rollback;			/* shell command that undoes it */
+	bool requires_approval;
+	uint8_t tier;			/* enum htm_tier */
+	uint8_t needed;			/* approvals still to reach */
+	uint8_t napprovers;
+	uint32_t approvers[HTM_MAX_APPROVERS];
+	bool needs_override;		/* outside a change window at medium+ risk */
+	bool reviewed;			/* tier 1: a human has looked */
+	uint64_t expires_at;		/* wall ns; pending approval ends then */
+	uint32_t depth;			/* cascade depth of the event behind it */
 
 	TAILQ_ENTRY(htm_task) queue_link;	/* struct htm_queue, or starting */
 	uint64_t start_seq;		/* its preflight record; runs once durable */

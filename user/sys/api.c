@@ -176,6 +176,15 @@ const struct ucred *htm_conn_cred(const struct htm_conn *c)
 	return &c->cred;
 }
 
+int htm_conn_groups(const struct htm_conn *c, gid_t *groups, int max)
+{
+	socklen_t len = (socklen_t)((size_t)max * sizeof(gid_t));
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return -errno;
+	return (int)(len / sizeof(gid_t));
+}
+
 static void conn_reply_error(struct htm_conn *c, const char *code,
 			     const char *msg)
 {

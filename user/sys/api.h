@@ -39,5 +39,7 @@ bool htm_api_flushed(const struct htm_api *a);
 /* Queue the reply to the current request (takes ownership of response). */
 int htm_conn_reply(struct htm_conn *c, cJSON *response);
 const struct ucred *htm_conn_cred(const struct htm_conn *c);
+/* The peer's supplementary groups (SO_PEERGROUPS), up to max; count or -errno. */
+int htm_conn_groups(const struct htm_conn *c, gid_t *groups, int max);
 
 #endif
