@@ -9,6 +9,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,7 +222,8 @@ static uint64_t parse_bytes(const char *s)
 
 	for (int i = 0; u && i <= u - units; i++)
 		v *= 1024;
-	return (uint64_t)v;
+	/* a filled ${...} was not checked at load: never cast out of range */
+	return isfinite(v) && v >= 0 && v < 18446744073709549568.0 ? (uint64_t)v : 0;
 }
 
 static void batch_fire(struct htm_timer *timer);
@@ -349,7 +351,8 @@ static int act_relief(struct htm_manager *m, const char *rule, uint32_t depth,
 }
 
 static int act(struct htm_manager *m, struct htm_rule *r, cJSON *action,
-	       const cJSON *event, uint32_t depth, char *out, size_t outlen)
+	       const cJSON *event, const char *target, uint32_t depth, char *out,
+	       size_t outlen)
 {
 	struct htm_task *t;
 	char why[160], val[64], actor[96];
@@ -360,11 +363,14 @@ static int act(struct htm_manager *m, struct htm_rule *r, cJSON *action,
 	switch (r->kind) {
 	case HTM_ACT_ENQUEUE:
 		t = task_from_action(m, action, r->name, depth + 1, HTM_ORIGIN_REMEDIATION);
+		if (t)	/* what it acts on: dedupe and audit tell targets apart */
+			t->target = strdup(target);
 		rr = t ? submit_from_rule(m, t, r->name, out, outlen) : -ENOMEM;
 		break;
 	case HTM_ACT_ESCALATE:
 		t = task_from_action(m, action, r->name, depth + 1, HTM_ORIGIN_HUNTER_ALERT);
 		if (t) {
+			t->target = strdup(target);
 			t->requires_approval = true;
 			if (htm_name_lookup(htm_risk_names, str(action, "risk")) < 0)
 				t->risk = HTM_RISK_HIGH;
@@ -468,7 +474,7 @@ static void evaluate(struct htm_manager *m, cJSON *ev)
 	cJSON_AddStringToObject(b, "target", target);
 	cJSON_AddItemToObject(b, "event", cJSON_Duplicate(ev, true));
 	cJSON_AddItemToObject(b, "act", cJSON_Duplicate(action, true));
-	rr = act(m, r, action, ev, depth, out, sizeof(out));
+	rr = act(m, r, action, ev, target, depth, out, sizeof(out));
 	cJSON_AddStringToObject(b, "result", rr < 0 ? "failed" : "done");
 	cJSON_AddStringToObject(b, "detail", out);
 	snprintf(actor, sizeof(actor), "rule:%s", r->name);
@@ -569,15 +575,11 @@ cJSON *rules_test(struct htm_manager *m, const cJSON *event)
 		cJSON_AddStringToObject(o, "why", "the event has no \"type\"");
 		return o;
 	}
-	for (size_t i = 0; i < rs->n; i++) {
-		struct htm_rule *r = &rs->rules[i];
-		uint64_t hits = r->hits;
+	{
+		const struct htm_rule *r = htm_rules_find(rs, event);
 
-		if (htm_rules_match(rs, event) != r) {
-			r->hits = hits;
-			continue;
-		}
-		r->hits = hits;	/* a test is not a hit */
+		if (!r)
+			goto none;
 		cJSON_AddStringToObject(o, "rule", r->name);
 		cJSON_AddStringToObject(o, "description", r->description);
 		cJSON_AddStringToObject(o, "source", r->source);
@@ -591,6 +593,7 @@ cJSON *rules_test(struct htm_manager *m, const cJSON *event)
 		}
 		return o;
 	}
+none:
 	cJSON_AddNullToObject(o, "rule");
 	cJSON_AddStringToObject(o, "why", "no rule matches");
 	return o;

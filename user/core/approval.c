@@ -147,6 +147,8 @@ bool htm_in_change_window(const struct htm_approval_config *c, int wday, int min
 void htm_gate_resolve(const struct htm_approval_config *c, const struct htm_task *t,
 		      bool in_window, struct htm_gate *g)
 {
+	enum htm_tier configured;
+
 	memset(g, 0, sizeof(*g));
 	g->tier = c->default_tier;
 	snprintf(g->why, sizeof(g->why), "default tier");
@@ -155,6 +157,7 @@ void htm_gate_resolve(const struct htm_approval_config *c, const struct htm_task
 			g->tier = c->types[i].tier;
 			snprintf(g->why, sizeof(g->why), "type %s", t->name);
 		}
+	configured = g->tier;
 	if (t->risk >= HTM_RISK_HIGH || t->requires_approval) {
 		g->tier = HTM_TIER_APPROVE;
 		snprintf(g->why, sizeof(g->why), "%s", t->requires_approval
@@ -168,24 +171,31 @@ void htm_gate_resolve(const struct htm_approval_config *c, const struct htm_task
 	}
 	g->needed = g->tier == HTM_TIER_APPROVE ? 1
 		  : g->tier == HTM_TIER_QUORUM ? (uint8_t)(c->quorum ? c->quorum : 1) : 0;
+	/* forcing tier 0 never makes a quorum type need fewer approvers */
+	if (configured == HTM_TIER_QUORUM && g->tier == HTM_TIER_APPROVE &&
+	    c->quorum > g->needed)
+		g->needed = (uint8_t)c->quorum;
 	if (g->needed > HTM_MAX_APPROVERS)
 		g->needed = HTM_MAX_APPROVERS;
 }
 
+/* Each part length-prefixed, so no byte inside a part can fake a boundary:
+ * ["a b"] and ["a", "b"] differ. */
 char *htm_dedupe_key(const struct htm_task *t)
 {
-	size_t len = strlen(t->name ? t->name : "") + strlen(t->target ? t->target : "") + 4;
-	char *k, *p;
+	const char *name = t->name ? t->name : "", *target = t->target ? t->target : "";
+	size_t len = strlen(name) + strlen(target) + 64, off;
+	char *k;
 
 	for (char **a = t->argv; a && *a; a++)
-		len += strlen(*a) + 1;
+		len += strlen(*a) + 24;
 	k = malloc(len);
 	if (!k)
 		return NULL;
-	p = k + sprintf(k, "%s\x1f", t->name ? t->name : "");
+	off = (size_t)snprintf(k, len, "%zu:%s", strlen(name), name);
 	for (char **a = t->argv; a && *a; a++)
-		p += sprintf(p, "%s\x1e", *a);
-	sprintf(p, "\x1f%s", t->target ? t->target : "");
+		off += (size_t)snprintf(k + off, len - off, "|%zu:%s", strlen(*a), *a);
+	snprintf(k + off, len - off, "|%zu:%s", strlen(target), target);
 	return k;
 }
 
@@ -194,13 +204,17 @@ void htm_recommend(const struct htm_task *t, uint64_t succeeded, uint64_t failed
 {
 	uint64_t runs = succeeded + failed;
 	double rate = runs ? (double)succeeded / (double)runs : 0;
+	const char *name = t->name ? t->name : "(unnamed)";
 	size_t off = 0;
 	int score = 0;
 
 #define REASON(...)                                                           \
-	off += (size_t)snprintf(out->reasons + off,                           \
-				off < sizeof(out->reasons) ? sizeof(out->reasons) - off : 0, \
-				__VA_ARGS__)
+	do {                                                                  \
+		if (off < sizeof(out->reasons))                               \
+			off += (size_t)snprintf(out->reasons + off,           \
+						sizeof(out->reasons) - off,   \
+						__VA_ARGS__);                 \
+	} while (0)
 	out->reasons[0] = '\0';
 	if (t->rollback) {
 		score++;
@@ -212,11 +226,11 @@ void htm_recommend(const struct htm_task *t, uint64_t succeeded, uint64_t failed
 	REASON("; %s risk", htm_risk_names[t->risk]);
 	score -= t->risk >= HTM_RISK_HIGH ? 2 : t->risk == HTM_RISK_MEDIUM ? 1 : 0;
 	if (runs) {
-		REASON("; %s succeeded %llu of %llu times (%.0f%%)", t->name,
+		REASON("; %s succeeded %llu of %llu times (%.0f%%)", name,
 		       (unsigned long long)succeeded, (unsigned long long)runs, rate * 100);
 		score += rate >= 0.9 ? 2 : rate >= 0.6 ? 0 : -2;
 	} else {
-		REASON("; %s has no history", t->name);
+		REASON("; %s has no history", name);
 		score--;
 	}
 	if (!in_window) {

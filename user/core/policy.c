@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <fnmatch.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,14 +196,26 @@ static bool cpu_max_ok(const char *s)
 	return strchr(s, '$') || (end != s && strcmp(end, "%") == 0 && v > 0 && v <= 10000);
 }
 
-/* bytes: a number with an optional K/M/G suffix (binary) */
+/* bytes: a finite number with an optional K/M/G/T suffix (binary) that
+ * fits 64 bits */
 static bool bytes_ok(const char *s)
 {
+	const char *units = "KMGT", *u;
 	char *end;
-	double v = strtod(s, &end);
+	double v;
 
-	return strchr(s, '$') ||
-	       (end != s && v >= 0 && (!*end || (strchr("KMGT", *end) && !end[1])));
+	if (strchr(s, '$'))
+		return true;	/* checked again once filled */
+	v = strtod(s, &end);
+	if (end == s || !isfinite(v) || v < 0)
+		return false;
+	if (*end) {
+		if (end[1] || !(u = strchr(units, *end)))
+			return false;
+		for (int i = 0; i <= u - units; i++)
+			v *= 1024;
+	}
+	return v < 18446744073709549568.0;	/* below 2^64 in a double */
 }
 
 static int check_action(struct htm_rule *r, const cJSON *a, const char *path,
@@ -239,6 +252,15 @@ static int check_action(struct htm_rule *r, const cJSON *a, const char *path,
 	return 0;
 }
 
+/* The same key again later in its object (cJSON keeps both). */
+static bool repeated(const cJSON *k)
+{
+	for (const cJSON *n = k->next; n; n = n->next)
+		if (n->string && strcmp(n->string, k->string) == 0)
+			return true;
+	return false;
+}
+
 static int parse_conds(struct htm_rule *r, const cJSON *fields, const char *path,
 		       const char *src, char *err, size_t errlen)
 {
@@ -251,6 +273,8 @@ static int parse_conds(struct htm_rule *r, const cJSON *fields, const char *path
 		return fail(err, errlen, src, "%s: expected an object of field "
 			    "conditions", path);
 	cJSON_ArrayForEach(f, fields) {
+		if (repeated(f))
+			return fail(err, errlen, src, "%s.%s: duplicate field", path, f->string);
 		if (!cJSON_IsObject(f) || !f->child)
 			return fail(err, errlen, src, "%s.%s: expected {\"<op>\": value} "
 				    "with op one of == != < > in exists", path, f->string);
@@ -322,9 +346,12 @@ static int parse_rule(struct htm_rule *r, const cJSON *o, int idx,
 	snprintf(path, sizeof(path), "$.rules[%d]", idx);
 	if (!cJSON_IsObject(o))
 		return fail(err, errlen, src, "%s: expected a rule object", path);
-	cJSON_ArrayForEach(k, o)
+	cJSON_ArrayForEach(k, o) {
 		if (htm_name_lookup(keys, k->string) < 0)
 			return fail(err, errlen, src, "%s.%s: unknown field", path, k->string);
+		if (repeated(k))
+			return fail(err, errlen, src, "%s.%s: duplicate field", path, k->string);
+	}
 	if (!cJSON_IsString(name) || !name_ok(name->valuestring))
 		return fail(err, errlen, src, "%s.name: required, 1-63 of [A-Za-z0-9_.-]",
 			    path);
@@ -332,10 +359,14 @@ static int parse_rule(struct htm_rule *r, const cJSON *o, int idx,
 		return fail(err, errlen, src, "%s.description: required string", path);
 	if (!cJSON_IsObject(match))
 		return fail(err, errlen, src, "%s.match: required object", path);
-	cJSON_ArrayForEach(k, match)
+	cJSON_ArrayForEach(k, match) {
 		if (strcmp(k->string, "type") && strcmp(k->string, "fields"))
 			return fail(err, errlen, src, "%s.match.%s: unknown field "
 				    "(type, fields)", path, k->string);
+		if (repeated(k))
+			return fail(err, errlen, src, "%s.match.%s: duplicate field",
+				    path, k->string);
+	}
 	type = cJSON_GetObjectItemCaseSensitive(match, "type");
 	if (!cJSON_IsString(type) || !type->valuestring[0])
 		return fail(err, errlen, src, "%s.match.type: required glob like "
@@ -395,8 +426,9 @@ int htm_ruleset_parse(struct htm_ruleset *rs, const char *text, size_t len,
 		goto out;
 	}
 	cJSON_ArrayForEach(k, root)
-		if (strcmp(k->string, "rules")) {
-			r = fail(err, errlen, source, "$.%s: unknown field", k->string);
+		if (strcmp(k->string, "rules") || repeated(k)) {
+			r = fail(err, errlen, source, "$.%s: %s", k->string,
+				 strcmp(k->string, "rules") ? "unknown field" : "duplicate field");
 			goto out;
 		}
 	n = cJSON_GetArraySize(arr);
@@ -516,7 +548,7 @@ static bool cond_holds(const struct htm_cond *c, const cJSON *event)
 	}
 }
 
-struct htm_rule *htm_rules_match(struct htm_ruleset *rs, const cJSON *event)
+struct htm_rule *htm_rules_find(const struct htm_ruleset *rs, const cJSON *event)
 {
 	const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(event, "type"));
 
@@ -530,64 +562,88 @@ struct htm_rule *htm_rules_match(struct htm_ruleset *rs, const cJSON *event)
 			continue;
 		for (size_t j = 0; all && j < r->nconds; j++)
 			all = cond_holds(&r->conds[j], event);
-		if (all) {
-			r->hits++;
+		if (all)
 			return r;
-		}
 	}
 	return NULL;
 }
 
+struct htm_rule *htm_rules_match(struct htm_ruleset *rs, const cJSON *event)
+{
+	struct htm_rule *r = htm_rules_find(rs, event);
+
+	if (r)
+		r->hits++;
+	return r;
+}
+
 /* --- firing ---------------------------------------------------------------- */
+
+/* A number as cJSON prints it: the shortest of %.15g and %.17g that reads
+ * back the same. */
+static void format_number(double d, char *buf, size_t len)
+{
+	snprintf(buf, len, "%.15g", d);
+	if (strtod(buf, NULL) != d)
+		snprintf(buf, len, "%.17g", d);
+}
+
+static int append(char **out, size_t *len, size_t *cap, const char *src, size_t n)
+{
+	char *grown;
+
+	if (*len + n + 1 > *cap) {
+		*cap = (*len + n + 1) * 2;
+		grown = realloc(*out, *cap);
+		if (!grown)
+			return -ENOMEM;
+		*out = grown;
+	}
+	memcpy(*out + *len, src, n);
+	*len += n;
+	return 0;
+}
 
 char *htm_template_fill(const char *tmpl, const cJSON *event, char *err,
 			size_t errlen)
 {
 	size_t cap = strlen(tmpl) + 64, len = 0;
-	char *out = malloc(cap), *grown, key[128], val[256];
-	const char *p = tmpl, *end;
+	char *out = malloc(cap), key[128], num[40];
+	const char *p = tmpl, *end, *src;
 	const cJSON *v;
+	size_t n;
 
 	if (!out)
 		return NULL;
 	while (*p) {
-		size_t add;
-		const char *src;
-
 		if (p[0] == '$' && p[1] == '{' && (end = strchr(p + 2, '}'))) {
 			snprintf(key, sizeof(key), "%.*s", (int)(end - p - 2), p + 2);
 			v = field_get(event, key);
-			if (cJSON_IsString(v))
-				snprintf(val, sizeof(val), "%s", v->valuestring);
-			else if (cJSON_IsNumber(v))
-				snprintf(val, sizeof(val), "%.17g", v->valuedouble);
-			else if (cJSON_IsBool(v))
-				snprintf(val, sizeof(val), "%s", cJSON_IsTrue(v) ? "true" : "false");
-			else {
+			if (cJSON_IsString(v)) {
+				src = v->valuestring;
+			} else if (cJSON_IsNumber(v)) {
+				format_number(v->valuedouble, num, sizeof(num));
+				src = num;
+			} else if (cJSON_IsBool(v)) {
+				src = cJSON_IsTrue(v) ? "true" : "false";
+			} else {
 				snprintf(err, errlen, "the event has no field \"%s\"", key);
 				free(out);
 				errno = ENOENT;
 				return NULL;
 			}
-			src = val;
-			add = strlen(val);
+			n = strlen(src);
 			p = end + 1;
 		} else {
 			src = p;
-			add = 1;
+			n = 1;
 			p++;
 		}
-		if (len + add + 1 > cap) {
-			cap = (len + add + 1) * 2;
-			grown = realloc(out, cap);
-			if (!grown) {
-				free(out);
-				return NULL;
-			}
-			out = grown;
+		if (append(&out, &len, &cap, src, n) < 0) {
+			free(out);
+			errno = ENOMEM;
+			return NULL;
 		}
-		memcpy(out + len, src, add);
-		len += add;
 	}
 	out[len] = '\0';
 	return out;

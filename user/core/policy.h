@@ -89,6 +89,8 @@ int htm_ruleset_parse(struct htm_ruleset *rs, const char *text, size_t len,
 
 /* The first rule matching the event, or NULL. Counts the hit. */
 struct htm_rule *htm_rules_match(struct htm_ruleset *rs, const cJSON *event);
+/* The same without counting anything (rules test). */
+struct htm_rule *htm_rules_find(const struct htm_ruleset *rs, const cJSON *event);
 
 /*
  * Fire a matched rule: the action with ${field}s filled from the event.

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,6 +352,16 @@ static uint64_t seconds_to_ns(const cJSON *o, const char *k)
 		       ? (uint64_t)(v->valuedouble * 1e9 + 0.5) : 0;
 }
 
+/* Wall times are written with millisecond precision: read them back to the
+ * same millisecond, not a nanosecond short of it. */
+static uint64_t time_to_ns(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsNumber(v) && v->valuedouble > 0
+		       ? (uint64_t)llround(v->valuedouble * 1e3) * HTM_NSEC_PER_MSEC : 0;
+}
+
 static int64_t int_or(const cJSON *o, const char *k, int64_t dflt)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -399,7 +410,7 @@ struct htm_task *htm_task_from_json(const cJSON *o)
 
 		t->needed = (uint8_t)int_or(ap, "needed", 1);
 		t->needs_override = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ap, "needs_override"));
-		t->expires_at = seconds_to_ns(ap, "expires_at");
+		t->expires_at = time_to_ns(ap, "expires_at");
 	}
 	t->batch = dup_or_null(o, "batch");
 	t->reason = dup_or_null(o, "reason");
@@ -419,9 +430,9 @@ struct htm_task *htm_task_from_json(const cJSON *o)
 	t->sla_ns = seconds_to_ns(o, "sla");
 	t->timeout_ns = seconds_to_ns(o, "timeout");
 	t->budget_ns = seconds_to_ns(o, "budget");
-	t->submitted_at = seconds_to_ns(o, "submitted_at");
-	t->started_at = seconds_to_ns(o, "started_at");
-	t->finished_at = seconds_to_ns(o, "finished_at");
+	t->submitted_at = time_to_ns(o, "submitted_at");
+	t->started_at = time_to_ns(o, "started_at");
+	t->finished_at = time_to_ns(o, "finished_at");
 	return t;
 nomem:
 	htm_task_free(t);
