@@ -4,10 +4,10 @@
 # A test is an executable: exit 0 pass, 77 skip (its last "skip:" line says
 # why), anything else fail. A test may instead report several results by
 # printing lines "RESULT pass|fail|skip NAME [reason]" (the VM tier does).
-# TESTS=unit,host,vm selects tiers; T=glob selects tests by name.
+# TESTS=unit,asan,fuzz,host,vm selects tiers; T=glob selects tests by name.
 set -u
 BUILD=${1:-build}
-TIERS=${TESTS:-unit,asan,host,vm}
+TIERS=${TESTS:-unit,asan,fuzz,host,vm}
 PATTERN=${T:-*}
 LOGS=$BUILD/test-logs
 mkdir -p "$LOGS"
@@ -20,6 +20,7 @@ collect() {
 	unit) ls "$BUILD"/tests/unit/test_* 2>/dev/null ;;
 	asan) ls "$BUILD"/asan/tests/unit/test_* 2>/dev/null ;;
 	host) ls tests/host/[0-9]*.sh 2>/dev/null ;;
+	fuzz) echo tests/fuzz/run-corpus.sh ;;
 	vm) echo tests/vm/run.sh ;;
 	esac
 }
@@ -42,7 +43,7 @@ run_one() { # tier path
 	start=$EPOCHREALTIME
 	case $tier in
 	host) BUILD=$BUILD timeout -k 10 "$limit" bash "$path" >"$log" 2>&1 ;;
-	vm) timeout -k 10 "$limit" "$path" "$BUILD" >"$log" 2>&1 ;;
+	vm | fuzz) timeout -k 10 "$limit" "$path" "$BUILD" >"$log" 2>&1 ;;
 	*) timeout -k 10 "$limit" "$path" >"$log" 2>&1 ;;
 	esac
 	rc=$?

@@ -18,6 +18,7 @@
 
 #include "core/approval.h"
 #include "core/proto.h"
+#include "core/schema.h"
 #include "manager.h"
 #include "sys/log.h"
 
@@ -325,11 +326,11 @@ void approvals_replay(struct htm_manager *m, const cJSON *b)
 {
 	const cJSON *who = cJSON_GetObjectItemCaseSensitive(b, "who");
 	const char *d = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "decision"));
-	struct htm_task *t = htm_task_table_find(&m->tasks, (uint64_t)cJSON_GetNumberValue(
-		cJSON_GetObjectItemCaseSensitive(b, "task")));
-	uint32_t uid = (uint32_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(who, "uid"));
+	struct htm_task *t = htm_task_table_find(&m->tasks,
+		htm_json_member_uint(b, "task", 1ull << 53, 0));
+	uint32_t uid = (uint32_t)htm_json_member_uint(who, "uid", UINT32_MAX, UINT32_MAX);
 
-	if (!t || !d)
+	if (!t || !d || uid == UINT32_MAX)
 		return;
 	if (!strcmp(d, "reviewed")) {
 		t->reviewed = true;

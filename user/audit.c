@@ -15,6 +15,7 @@
 #include "htm/proto.h"
 
 #include "core/proto.h"
+#include "core/schema.h"
 #include "manager.h"
 #include "sys/log.h"
 
@@ -51,11 +52,9 @@ static uint64_t body_task(const cJSON *b)
 {
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "task");
 
-	if (cJSON_IsNumber(t))
-		return (uint64_t)t->valuedouble;
 	if (cJSON_IsObject(t))
-		return (uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(t, "id"));
-	return 0;
+		return htm_json_member_uint(t, "id", 1ull << 53, 0);
+	return htm_json_uint(t, 1ull << 53, 0);
 }
 
 static bool visible(const struct log_query *q, const cJSON *b)
@@ -66,7 +65,7 @@ static bool visible(const struct log_query *q, const cJSON *b)
 
 	if (q->peer_uid == 0)
 		return true;
-	if (cJSON_IsNumber(uid) && (uint32_t)uid->valuedouble == q->peer_uid)
+	if (htm_json_uint(uid, UINT32_MAX, UINT64_MAX) == q->peer_uid)
 		return true;
 	task = body_task(b);
 	return task && bsearch(&task, q->owned, q->nowned, sizeof(uint64_t), id_cmp);

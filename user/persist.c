@@ -23,6 +23,7 @@
 #include "htm/proto.h"
 
 #include "core/proto.h"
+#include "core/schema.h"
 #include "manager.h"
 #include "sys/exec.h"
 #include "sys/log.h"
@@ -235,8 +236,7 @@ static void replay_state(struct htm_manager *m, const cJSON *b, struct replay *r
 	struct htm_task *t;
 	int to;
 
-	t = htm_task_table_find(&m->tasks, (uint64_t)cJSON_GetNumberValue(
-		cJSON_GetObjectItemCaseSensitive(b, "task")));
+	t = htm_task_table_find(&m->tasks, htm_json_member_uint(b, "task", 1ull << 53, 0));
 	to = htm_name_lookup(htm_state_names, cJSON_GetStringValue(
 		cJSON_GetObjectItemCaseSensitive(b, "to")));
 	if (!t || to < 0) {
@@ -246,18 +246,15 @@ static void replay_state(struct htm_manager *m, const cJSON *b, struct replay *r
 	t->state = to;
 	free(t->reason);
 	t->reason = strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(b, "why")) ?: "");
-	if ((v = cJSON_GetObjectItemCaseSensitive(b, "pid")) && cJSON_IsNumber(v))
-		t->pid = (int32_t)v->valuedouble;
+	t->pid = (int32_t)htm_json_member_uint(b, "pid", INT32_MAX, (uint64_t)t->pid);
 	if ((v = cJSON_GetObjectItemCaseSensitive(b, "cgroup")) && cJSON_IsString(v)) {
 		free(t->cgroup);
 		t->cgroup = strdup(v->valuestring);
 	}
-	if ((v = cJSON_GetObjectItemCaseSensitive(b, "cgroup_id")) && cJSON_IsNumber(v))
-		t->cgroup_id = (uint64_t)v->valuedouble;
-	if ((v = cJSON_GetObjectItemCaseSensitive(b, "exit_code")) && cJSON_IsNumber(v))
-		t->exit_code = (int32_t)v->valuedouble;
-	if ((v = cJSON_GetObjectItemCaseSensitive(b, "signal")) && cJSON_IsNumber(v))
-		t->signal = (int32_t)v->valuedouble;
+	t->cgroup_id = htm_json_member_uint(b, "cgroup_id", 1ull << 53, t->cgroup_id);
+	t->exit_code = (int32_t)htm_json_member_uint(b, "exit_code", 255,
+						     (uint64_t)(int64_t)t->exit_code);
+	t->signal = (int32_t)htm_json_member_uint(b, "signal", 128, (uint64_t)t->signal);
 	if (to == HTM_STATE_SUCCEEDED || to == HTM_STATE_FAILED || to == HTM_STATE_TIMED_OUT)
 		htm_outcomes_record(&m->outcomes, t->name, to == HTM_STATE_SUCCEEDED);
 	rp->states++;
@@ -291,8 +288,7 @@ static int replay_record(void *ctx, const struct htm_rec *r)
 		approvals_replay(m, b);
 		break;
 	case HTM_REC_TASK_PRIORITY:
-		t = htm_task_table_find(&m->tasks, (uint64_t)cJSON_GetNumberValue(
-			cJSON_GetObjectItemCaseSensitive(b, "task")));
+		t = htm_task_table_find(&m->tasks, htm_json_member_uint(b, "task", 1ull << 53, 0));
 		if (t) {
 			int p = htm_name_lookup(htm_priority_names, cJSON_GetStringValue(
 				cJSON_GetObjectItemCaseSensitive(b, "to")));

@@ -21,6 +21,7 @@
 #include "core/duration.h"
 #include "core/pathfmt.h"
 #include "core/proto.h"
+#include "core/schema.h"
 #include "manager.h"
 #include "sys/exec.h"
 #include "sys/log.h"
@@ -424,7 +425,7 @@ static bool is_critical(const cJSON *ev)
 /* One event through storm, rules and action. */
 static void evaluate(struct htm_manager *m, cJSON *ev)
 {
-	uint32_t depth = (uint32_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(ev, "depth"));
+	uint32_t depth = (uint32_t)htm_json_member_uint(ev, "depth", 1000000, 0);
 	const char *type = str(ev, "type");
 	enum htm_storm_verdict v;
 	struct htm_rule *r;
@@ -433,8 +434,6 @@ static void evaluate(struct htm_manager *m, cJSON *ev)
 	bool was_open = htm_storm_breaker_open(&m->storm, htm_now_mono());
 	int rr;
 
-	if (depth > 1u << 30)	/* NaN or negative read as a huge number */
-		depth = 0;
 	v = htm_storm_admit(&m->storm, &m->cfg.storm, type ? type : "?", is_critical(ev),
 			    depth, htm_now_mono());
 	if (!was_open && htm_storm_breaker_open(&m->storm, htm_now_mono())) {

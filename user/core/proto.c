@@ -344,30 +344,37 @@ static char *dup_or_null(const cJSON *o, const char *k)
 	return s ? strdup(s) : NULL;
 }
 
+/* Durations in seconds (fractions allowed) up to a year and a bit. */
 static uint64_t seconds_to_ns(const cJSON *o, const char *k)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
 
-	return cJSON_IsNumber(v) && v->valuedouble > 0
+	return cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 1e8
 		       ? (uint64_t)(v->valuedouble * 1e9 + 0.5) : 0;
 }
 
 /* Wall times are written with millisecond precision: read them back to the
- * same millisecond, not a nanosecond short of it. */
+ * same millisecond, not a nanosecond short of it. Up to year 2500. */
 static uint64_t time_to_ns(const cJSON *o, const char *k)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
 
-	return cJSON_IsNumber(v) && v->valuedouble > 0
+	return cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 1.7e10
 		       ? (uint64_t)llround(v->valuedouble * 1e3) * HTM_NSEC_PER_MSEC : 0;
 }
 
+/* A signed field (exit codes, signals) or dflt. */
 static int64_t int_or(const cJSON *o, const char *k, int64_t dflt)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
 
-	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : dflt;
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= -2147483648.0 &&
+				    v->valuedouble <= 2147483647.0))
+		return dflt;
+	return (int64_t)v->valuedouble;
 }
+
+#define U(k, max, dflt) htm_json_member_uint(o, k, max, dflt)
 
 struct htm_task *htm_task_from_json(const cJSON *o)
 {
@@ -383,12 +390,12 @@ struct htm_task *htm_task_from_json(const cJSON *o)
 		cJSON_GetObjectItemCaseSensitive(o, "risk")));
 	state = htm_name_lookup(htm_state_names, cJSON_GetStringValue(
 		cJSON_GetObjectItemCaseSensitive(o, "state")));
-	if (int_or(o, "id", 0) <= 0 || prio < 0 || origin < 0 || risk < 0 ||
+	if (!U("id", 1ull << 53, 0) || prio < 0 || origin < 0 || risk < 0 ||
 	    state < 0 || !cJSON_IsArray(argv) || cJSON_GetArraySize(argv) < 1) {
 		errno = EINVAL;
 		return NULL;
 	}
-	t = htm_task_new((uint64_t)int_or(o, "id", 0));
+	t = htm_task_new(U("id", 1ull << 53, 0));
 	if (!t)
 		return NULL;
 	t->argv = calloc((size_t)cJSON_GetArraySize(argv) + 1, sizeof(char *));
@@ -403,12 +410,12 @@ struct htm_task *htm_task_from_json(const cJSON *o)
 	t->target = dup_or_null(o, "target");
 	t->rollback = dup_or_null(o, "rollback");
 	t->requires_approval = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "requires_approval"));
-	t->tier = (uint8_t)int_or(o, "tier", 2);
-	t->depth = (uint32_t)int_or(o, "depth", 0);
+	t->tier = (uint8_t)U("tier", 4, 2);
+	t->depth = (uint32_t)U("depth", 1000000, 0);
 	if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(o, "approval"))) {
 		const cJSON *ap = cJSON_GetObjectItemCaseSensitive(o, "approval");
 
-		t->needed = (uint8_t)int_or(ap, "needed", 1);
+		t->needed = (uint8_t)htm_json_member_uint(ap, "needed", HTM_MAX_APPROVERS, 1);
 		t->needs_override = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ap, "needs_override"));
 		t->expires_at = time_to_ns(ap, "expires_at");
 	}
@@ -421,12 +428,12 @@ struct htm_task *htm_task_from_json(const cJSON *o)
 	t->origin = origin;
 	t->risk = risk;
 	t->state = state;
-	t->uid = (uint32_t)int_or(o, "uid", 0);
-	t->gid = (uint32_t)int_or(o, "gid", 0);
-	t->pid = (int32_t)int_or(o, "pid", 0);
+	t->uid = (uint32_t)U("uid", UINT32_MAX, 0);
+	t->gid = (uint32_t)U("gid", UINT32_MAX, 0);
+	t->pid = (int32_t)U("pid", INT32_MAX, 0);
 	t->exit_code = (int32_t)int_or(o, "exit_code", -1);
-	t->signal = (int32_t)int_or(o, "signal", 0);
-	t->cgroup_id = (uint64_t)int_or(o, "cgroup_id", 0);
+	t->signal = (int32_t)U("signal", 128, 0);
+	t->cgroup_id = U("cgroup_id", 1ull << 53, 0);
 	t->sla_ns = seconds_to_ns(o, "sla");
 	t->timeout_ns = seconds_to_ns(o, "timeout");
 	t->budget_ns = seconds_to_ns(o, "budget");

@@ -239,6 +239,25 @@ bool htm_json_has_nul(const char *text, size_t len)
 	return false;
 }
 
+uint64_t htm_json_uint(const cJSON *v, uint64_t max, uint64_t dflt)
+{
+	double d;
+
+	if (!cJSON_IsNumber(v))
+		return dflt;
+	d = v->valuedouble;
+	/* NaN fails both comparisons */
+	if (!(d >= 0 && d <= (double)max) || d != floor(d) || d >= 18446744073709549568.0)
+		return dflt;
+	return (uint64_t)d;
+}
+
+uint64_t htm_json_member_uint(const cJSON *o, const char *k, uint64_t max,
+			      uint64_t dflt)
+{
+	return htm_json_uint(cJSON_GetObjectItemCaseSensitive(o, k), max, dflt);
+}
+
 int htm_schema_decode(const struct htm_field *fields, const cJSON *obj,
 		      void *base, const char *path, char *err, size_t errlen)
 {

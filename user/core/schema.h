@@ -58,6 +58,16 @@ struct htm_field {
 bool htm_json_has_nul(const char *text, size_t len);
 
 /*
+ * A JSON number as an integer in [0, max], or dflt when v is missing, not
+ * a number, fractional, NaN or out of range: no float-to-integer cast with
+ * an out-of-range value, whatever a journal record or a request says.
+ */
+uint64_t htm_json_uint(const cJSON *v, uint64_t max, uint64_t dflt);
+/* The same for a named member of an object. */
+uint64_t htm_json_member_uint(const cJSON *o, const char *k, uint64_t max,
+			      uint64_t dflt);
+
+/*
  * Decode obj (must be a JSON object) into base. path names obj in messages
  * ("$" at the top). Returns 0, or -EINVAL with a message in err.
  */

@@ -183,7 +183,8 @@ static int load_gz(const char *path, uint8_t **buf, size_t *len)
 			break;
 		got += (size_t)n;
 	}
-	if (n < 0 || gzclose(gz) != Z_OK) {
+	/* close it whatever happened: zlib's state is freed only here */
+	if (gzclose(gz) != Z_OK || n < 0) {
 		free(p);
 		return -EIO;
 	}
