@@ -14,6 +14,7 @@
 #define HTM_DEFAULT_CONFIG	"/etc/htm/htmd.json"
 #define HTM_DEFAULT_SLICE	"htm.slice"
 #define HTM_DEFAULT_PIN_DIR	"/sys/fs/bpf/htm"
+#define HTM_DEFAULT_RULES_DIR	"/etc/htm/rules.d"
 
 /* One request or response is one line; a longer line is refused, not split. */
 #define HTM_MAX_LINE		(1u << 20)
