@@ -8,6 +8,7 @@
  * single fdatasync (group commit). A full segment is closed and sealed
  * (gzip, on the worker thread) and appends continue in a new one.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -19,6 +20,7 @@
 
 #include <zlib.h>
 
+#include "core/pathfmt.h"
 #include "journal.h"
 #include "log.h"
 
@@ -157,26 +159,74 @@ static int segment_create(struct htm_journal *j, uint64_t first)
 }
 
 /* The segment is full: close it, have it compressed, start the next. */
+static void seal_submit(struct htm_journal *j, uint64_t first);
+
 static void rotate(struct htm_journal *j)
 {
-	struct seal_job *job = calloc(1, sizeof(*job));
 	int r;
 
 	close(j->fd);
 	j->fd = -1;
-	if (job) {
-		job->j = j;
-		htm_journal_segment_path(j->dir, j->seg_first, false, job->src,
-					 sizeof(job->src));
-		htm_journal_segment_path(j->dir, j->seg_first, true, job->dst,
-					 sizeof(job->dst));
-		if (!j->o.worker || htm_worker_submit(j->o.worker, seal_work, seal_done, job) < 0)
-			free(job);
-	}
-	r = segment_create(j, j->next_seq);
+	seal_submit(j, j->seg_first);
+	/* named by the first record it will hold: the oldest one not yet
+	 * written, which may already wait in the fill buffer */
+	r = segment_create(j, j->durable + 1);
 	if (r < 0)
 		htm_log(LOG_CRIT, "journal: cannot start segment %llu: %s",
-			(unsigned long long)j->next_seq, strerror(-r));
+			(unsigned long long)j->durable + 1, strerror(-r));
+}
+
+static void seal_submit(struct htm_journal *j, uint64_t first)
+{
+	struct seal_job *job = calloc(1, sizeof(*job));
+
+	if (!job)
+		return;
+	job->j = j;
+	htm_journal_segment_path(j->dir, first, false, job->src, sizeof(job->src));
+	htm_journal_segment_path(j->dir, first, true, job->dst, sizeof(job->dst));
+	if (!j->o.worker || htm_worker_submit(j->o.worker, seal_work, seal_done, job) < 0)
+		free(job);
+}
+
+/*
+ * A crash during sealing leaves a plain segment that is no longer the one
+ * being written, maybe a partial .gz.tmp, maybe both the plain file and its
+ * finished .gz: finish or undo each.
+ */
+static void reseal_leftovers(struct htm_journal *j)
+{
+	char path[600], gz[600];
+	struct dirent *de;
+	DIR *d = opendir(j->dir);
+	unsigned long long first;
+	int n;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+
+		if (len > 4 && !strcmp(de->d_name + len - 4, ".tmp")) {
+			htm_pathf(path, sizeof(path), "%s/%s", j->dir, de->d_name);
+			unlink(path);
+			continue;
+		}
+		n = 0;
+		if (sscanf(de->d_name, "%20llu.log%n", &first, &n) != 1 || n != 24 ||
+		    de->d_name[24] || first == j->seg_first)
+			continue;
+		htm_journal_segment_path(j->dir, first, false, path, sizeof(path));
+		htm_journal_segment_path(j->dir, first, true, gz, sizeof(gz));
+		if (access(gz, F_OK) == 0) {
+			/* the .gz is renamed into place only once complete */
+			unlink(path);
+			continue;
+		}
+		htm_log(LOG_INFO, "journal: sealing %s, left plain by a crash", path);
+		seal_submit(j, first);
+	}
+	closedir(d);
 }
 
 static void commit_finished(struct htm_journal *j)
@@ -384,6 +434,7 @@ int htm_journal_open(struct htm_journal **out, const struct htm_journal_opts *o,
 	}
 	if (r < 0)
 		goto fail;
+	reseal_leftovers(j);
 	*out = j;
 	return 0;
 fail:

@@ -217,6 +217,21 @@ static size_t declared_len(const uint8_t *p)
 	return le32toh(v);
 }
 
+/*
+ * Whether a whole, valid record starts anywhere in buf[from..len): then the
+ * damage before it is not a write cut short at the end (a damaged length
+ * field can make a record seem to run past the end of the file).
+ */
+static bool record_after(const uint8_t *buf, size_t len, size_t from)
+{
+	struct htm_rec rec;
+
+	for (size_t off = from; off + HTM_REC_HEADER <= len; off++)
+		if (htm_rec_decode(buf + off, len - off, &rec) > 0)
+			return true;
+	return false;
+}
+
 static void broken(struct htm_journal_scan *s, const char *seg, uint64_t off,
 		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
@@ -252,7 +267,8 @@ static int scan_segment(const char *path, uint64_t first_seq, bool last,
 			 * damage. */
 			bool tail = last && !gz &&
 				    (n == 0 || all_zero(buf + off, len - off) ||
-				     off + 4 + declared_len(buf + off) >= len);
+				     off + 4 + declared_len(buf + off) >= len) &&
+				    !record_after(buf, len, off + 1);
 
 			if (tail) {
 				s->torn = true;
