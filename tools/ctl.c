@@ -29,6 +29,8 @@ const char ctl_usage_text[] =
 "  emit TYPE [KEY=VALUE...] [--severity info|warning|critical]\n"
 "  rules [test EVENT.json]   rules with hit counts, or what one event would do\n"
 "  reload                    re-read the config file and rules (all or nothing)\n"
+"  place CGROUP -p PRIO [--budget DUR]   govern an existing cgroup\n"
+"  unplace CGROUP            stop governing it; its settings go back\n"
 "  log [--task ID] [--actor A] [--type GLOB] [--since DUR] [--limit N]\n"
 "      [--verify]            the audit journal; --verify checks CRCs and the chain\n"
 "\n"

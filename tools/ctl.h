@@ -49,5 +49,6 @@ int cmd_decide(struct ctl *ctl, const char *cmd, int argc, char **argv);
 int cmd_emit(struct ctl *ctl, int argc, char **argv);
 int cmd_rules(struct ctl *ctl, int argc, char **argv);
 int cmd_reload(struct ctl *ctl, int argc, char **argv);
+int cmd_place(struct ctl *ctl, const char *cmd, int argc, char **argv);
 
 #endif

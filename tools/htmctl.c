@@ -343,6 +343,8 @@ int main(int argc, char **argv)
 		rc = cmd_rules(&ctl, argc, argv);
 	else if (strcmp(cmd, "reload") == 0)
 		rc = cmd_reload(&ctl, argc, argv);
+	else if (!strcmp(cmd, "place") || !strcmp(cmd, "unplace"))
+		rc = cmd_place(&ctl, cmd, argc, argv);
 	else
 		rc = usage_error("unknown command '%s'", cmd);
 	htm_client_close(&ctl.cl);

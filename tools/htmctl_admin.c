@@ -311,3 +311,55 @@ int cmd_reload(struct ctl *ctl, int argc, char **argv)
 	cJSON_Delete(resp);
 	return EXIT_OK;
 }
+
+int cmd_place(struct ctl *ctl, const char *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		COMMON_OPTIONS,
+		{ "priority", required_argument, NULL, 'p' },
+		{ "budget", required_argument, NULL, OPT_BUDGET },
+		{ 0 }
+	};
+	bool place = strcmp(cmd, "place") == 0;
+	cJSON *req = request_new(cmd), *resp, *task;
+	bool have_prio = false;
+	int c, rc = 0;
+
+	while (rc == 0 && (c = getopt_long(argc, argv, "o:p:", opts, NULL)) != -1) {
+		if (c == 'p' && place) {
+			rc = check_name("--priority", htm_priority_names, optarg);
+			cJSON_AddStringToObject(req, "priority", optarg);
+			have_prio = true;
+		} else if (c == OPT_BUDGET && place) {
+			rc = check_duration("--budget", optarg);
+			cJSON_AddStringToObject(req, "budget", optarg);
+		} else if (c == 'p' || c == OPT_BUDGET) {
+			rc = usage_error("unplace takes only the cgroup");
+		} else {
+			rc = common_option(ctl, c);
+		}
+	}
+	if (rc == 0 && optind != argc - 1)
+		rc = usage_error("%s: expected one cgroup path", cmd);
+	if (rc == 0 && place && !have_prio)
+		rc = usage_error("place: -p PRIORITY is required");
+	if (rc) {
+		cJSON_Delete(req);
+		return rc;
+	}
+	cJSON_AddStringToObject(req, "path", argv[optind]);
+	resp = call(ctl, req, &rc);
+	if (!resp)
+		return rc;
+	task = cJSON_GetObjectItemCaseSensitive(resp, "task");
+	if (ctl->json)
+		print_json(task);
+	else if (place)
+		printf("placed %s at %s (task %.0f)\n", argv[optind],
+		       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(task, "priority")),
+		       cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(task, "id")));
+	else
+		printf("unplaced %s: its settings are back\n", argv[optind]);
+	cJSON_Delete(resp);
+	return EXIT_OK;
+}

@@ -183,8 +183,17 @@ void render_task(FILE *f, const cJSON *t)
 	}
 	if (num(t, "timeout", &v))
 		fprintf(f, "%-12s %s\n", "timeout:", duration(v, buf, sizeof(buf)));
-	if (num(t, "sla", &v))
-		fprintf(f, "%-12s %s\n", "sla:", duration(v, buf, sizeof(buf)));
+	if (num(t, "sla", &v)) {
+		fprintf(f, "%-12s %s", "sla:", duration(v, buf, sizeof(buf)));
+		if (num(t, "sla_remaining", &v))
+			fprintf(f, v >= 0 ? ", %s left" : ", deadline passed %s ago",
+				duration(v >= 0 ? v : -v, buf, sizeof(buf)));
+		if (num(t, "escalations", &v) && v > 0)
+			fprintf(f, ", escalated %.0f time%s", v, v > 1 ? "s" : "");
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "sla_breached")))
+			fprintf(f, ", BREACHED");
+		fputc('\n', f);
+	}
 	if (str(t, "batch"))
 		fprintf(f, "%-12s %s\n", "batch:", str(t, "batch"));
 	if (str(t, "log"))
@@ -203,6 +212,50 @@ static void render_names(FILE *f, const cJSON *arr)
 	}
 	if (first)
 		fprintf(f, "none");
+}
+
+static void render_governor(FILE *f, const cJSON *s)
+{
+	const cJSON *g = cJSON_GetObjectItemCaseSensitive(s, "governor");
+	const cJSON *cls = cJSON_GetObjectItemCaseSensitive(g, "classes");
+	const cJSON *sla = cJSON_GetObjectItemCaseSensitive(s, "sla");
+	const cJSON *c;
+	double v;
+
+	if (!g)
+		return;
+	fprintf(f, "governor:   %s%s%s\n", str(g, "level"),
+		cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(g, "breach_step"))
+			? " (a budget breach's step)" : "",
+		cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(g, "observe"))
+			? ", observe-only: nothing written" : "");
+	cJSON_ArrayForEach(c, cls) {
+		fprintf(f, "  %-9s %s", c->string,
+			cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "admitted"))
+				? "admitted" : "held back");
+		if (num(c, "cpu_cap_pct", &v) && v > 0)
+			fprintf(f, ", cpu.max %.0f%% of a CPU", v);
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "frozen")))
+			fprintf(f, ", frozen");
+		if (num(c, "egress_bps", &v) && v > 0)
+			fprintf(f, ", egress %.0f B/s", v);
+		fputc('\n', f);
+	}
+	if (sla)
+		fprintf(f, "sla:        %.0f watched, %.0f escalated, %.0f breached\n",
+			cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(sla, "watched")),
+			cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(sla, "escalations")),
+			cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(sla, "breaches")));
+	fprintf(f, "%-20s %6s %7s %7s %7s %8s %7s\n", "ORIGIN", "SHARE", "RUNNING",
+		"QUEUED", "STARTED", "STARVED", "UTIL");
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(s, "origins"))
+		fprintf(f, "%-20s %5.0f%% %7.0f %7.0f %7.0f %8.0f %6.1f%%\n", c->string,
+			cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "share_pct")),
+			cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "running")),
+			cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "queued")),
+			cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "started")),
+			cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "starved")),
+			cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "utilization_pct")));
 }
 
 void render_status(FILE *f, const cJSON *s)
@@ -267,6 +320,7 @@ void render_status(FILE *f, const cJSON *s)
 			str(c, "trigger"), num(c, "fired", &v) ? v : 0);
 	fprintf(f, "\ntaskstats:  %s", str(smp, "taskstats"));
 	fprintf(f, "\nstress:     %s\n", str(smp, "stress"));
+	render_governor(f, s);
 }
 
 void render_log(FILE *f, const cJSON *records)

@@ -118,9 +118,12 @@ int manager_submit(struct htm_manager *m, struct htm_task *t, cJSON *who,
 	}
 	snprintf(why, sizeof(why), "tier %u (%s): %s", g.tier, htm_tier_names[g.tier],
 		 g.why);
+	if (!t->submitted_mono)
+		t->submitted_mono = htm_now_mono();
 	r = persist_task_submit(m, t, who, why);
 	if (r < 0)
 		return r;
+	sla_watch(m, t);
 	htm_log(LOG_INFO, "task %llu %s: %s, %s, uid %u, %s",
 		(unsigned long long)t->id, htm_state_names[t->state], t->name,
 		htm_priority_names[t->priority], (unsigned)t->uid, why);
@@ -134,7 +137,7 @@ int manager_submit(struct htm_manager *m, struct htm_task *t, cJSON *who,
 			      "tier 4 emergency override", "started past admission",
 			      cJSON_CreateObject());
 		persist_task_starting(m, t);
-		m->running++;
+		manager_slot_take(m, t, false);
 	} else {
 		htm_queue_push(&m->queue, t);
 	}

@@ -11,6 +11,7 @@
 #include "htm/proto.h"
 
 #include "core/duration.h"
+#include "core/governor.h"
 #include "core/proto.h"
 #include "manager.h"
 #include "sys/exec.h"
@@ -42,6 +43,14 @@ static cJSON *task_json(struct htm_manager *m, const struct htm_task *t)
 			      (unsigned long long)t->id) == 0)
 			cJSON_AddStringToObject(o, "log", path);
 		cJSON_AddItemToObject(o, "usage", monitor_usage_json(m, t));
+		if (t->sla_ns && !htm_state_is_terminal(t->state)) {
+			uint64_t dl = htm_sla_deadline_mono(t), now = htm_now_mono();
+
+			/* negative once the deadline has passed */
+			cJSON_AddNumberToObject(o, "sla_remaining",
+						((double)dl - (double)now) / 1e9);
+		}
+		cJSON_AddItemToObject(o, "egress", egress_json(m, t));
 	}
 	return o;
 }
@@ -140,6 +149,7 @@ static void cmd_submit(struct htm_manager *m, struct htm_conn *c,
 	t->budget_ns = req->budget_ns;
 	t->requires_approval = req->approval;
 	t->submitted_at = htm_now_real();
+	t->submitted_mono = htm_now_mono();
 	if ((req->rollback && !(t->rollback = strdup(req->rollback))) ||
 	    (req->target && !(t->target = strdup(req->target)))) {
 		htm_task_table_remove(&m->tasks, t);
@@ -234,6 +244,12 @@ static void cmd_cancel(struct htm_manager *m, struct htm_conn *c,
 			    (unsigned long long)t->id, htm_state_names[t->state]);
 		return;
 	}
+	if (t->placed) {
+		reply_error(m, c, HTM_ERR_CONFLICT, "task %llu is the placed cgroup %s: "
+			    "htmctl unplace it, htmd does not kill what it did not start",
+			    (unsigned long long)t->id, t->cgroup);
+		return;
+	}
 	snprintf(why, sizeof(why), "cancelled by uid %u", (unsigned)cred->uid);
 	htm_log(LOG_INFO, "task %llu: %s", (unsigned long long)t->id, why);
 	if (t->state == HTM_STATE_QUEUED) {
@@ -247,7 +263,7 @@ static void cmd_cancel(struct htm_manager *m, struct htm_conn *c,
 	if (t->state == HTM_STATE_PREFLIGHT && t->runtime == NULL) {
 		/* admitted but not started: it never runs */
 		TAILQ_REMOVE(&m->starting, t, queue_link);
-		m->running--;
+		manager_slot_release(m, t);
 		manager_task_move(m, t, HTM_STATE_CANCELLED, why,
 				  persist_who(cred->uid, "client"));
 		manager_task_finished(m, t);
@@ -336,6 +352,32 @@ static void cmd_status(struct htm_manager *m, struct htm_conn *c)
 				      m->control[k] && !m->cfg.observe);
 	cJSON_AddItemToObject(s, "sampler", monitor_status_json(m));
 	cJSON_AddItemToObject(s, "storm", storm_json(m));
+	cJSON_AddItemToObject(s, "governor", governor_json(m));
+	cJSON_AddItemToObject(s, "reactions", governor_reactions_json(m));
+	cJSON_AddItemToObject(s, "placements", placements_json(m));
+	o = cJSON_AddObjectToObject(s, "sla");
+	cJSON_AddNumberToObject(o, "watched", (double)sla_watched(m));
+	cJSON_AddNumberToObject(o, "escalations", (double)m->sla_escalations);
+	cJSON_AddNumberToObject(o, "breaches", (double)m->sla_breaches);
+	o = cJSON_AddObjectToObject(s, "origins");
+	for (int g = 0; o && g < HTM_ORIGIN_COUNT; g++) {
+		cJSON *x = cJSON_AddObjectToObject(o, htm_origin_names[g]);
+		uint64_t now = htm_now_mono();
+
+		cJSON_AddNumberToObject(x, "share_pct", m->cfg.fairshare.share[g] * 100);
+		cJSON_AddNumberToObject(x, "running", m->fair.o[g].running);
+		cJSON_AddNumberToObject(x, "queued", (double)m->queue.origin_len[g]);
+		cJSON_AddNumberToObject(x, "started", (double)m->fair.o[g].started);
+		cJSON_AddNumberToObject(x, "starved", (double)m->fair.o[g].starved);
+		cJSON_AddNumberToObject(x, "started_last_minute",
+					(double)htm_fair_recent_starts(&m->fair, g, now));
+		cJSON_AddNumberToObject(x, "utilization_pct",
+					100 * htm_fair_utilization(&m->fair, g, m->slots, now));
+	}
+	o = cJSON_AddObjectToObject(s, "egress");
+	cJSON_AddStringToObject(o, "state", m->egress ? "attached" : "unavailable");
+	if (!m->egress)
+		cJSON_AddStringToObject(o, "reason", m->egress_error);
 	cJSON_AddItemToObject(s, "changed_knobs", knobs_json(m));
 	cJSON_AddNumberToObject(s, "rules", (double)m->rules.n);
 	o = cJSON_AddObjectToObject(s, "journal");
@@ -511,6 +553,20 @@ void commands_handle(void *data, struct htm_conn *c, const char *line,
 	case HTM_CMD_RELOAD:
 		cmd_reload(m, c);
 		break;
+	case HTM_CMD_PLACE:
+	case HTM_CMD_UNPLACE: {
+		struct htm_task *t = NULL;
+		int r = req.cmd == HTM_CMD_PLACE
+			? placement_place(m, c, req.path, req.priority, req.budget_ns, &t,
+					  &code, err, sizeof(err))
+			: placement_unplace(m, c, req.path, &t, &code, err, sizeof(err));
+
+		if (r < 0)
+			manager_reply(m, c, htm_response_error(code, err));
+		else
+			commands_reply_task(m, c, t, false);
+		break;
+	}
 	}
 	htm_request_free(&req);
 }

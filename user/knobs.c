@@ -150,6 +150,41 @@ int knob_undo(struct htm_manager *m, const char *cg, const char *file, const cha
 	return 0;
 }
 
+int knob_remember(struct htm_manager *m, const char *cg, const char *file,
+		  const char *original)
+{
+	struct knob *k = knob_find(m, cg, file);
+	char now[128] = "";
+
+	if (k)
+		return 0;
+	k = calloc(1, sizeof(*k));
+	if (!k || !(k->cgroup = strdup(cg)) || !(k->file = strdup(file)) ||
+	    !(k->why = strdup("recovered from the journal"))) {
+		if (k)
+			knob_free(k);
+		return -ENOMEM;
+	}
+	snprintf(k->original, sizeof(k->original), "%s", original);
+	(void)htm_cgroup_read(cg, file, now, sizeof(now));
+	now[strcspn(now, "\n")] = '\0';
+	snprintf(k->value, sizeof(k->value), "%s", now);
+	LIST_INSERT_HEAD(&m->knobs, k, link);
+	return 0;
+}
+
+void knobs_undo_cgroup(struct htm_manager *m, const char *cg, const char *why)
+{
+	struct knob *k, *next;
+
+	for (k = LIST_FIRST(&m->knobs); k; k = next) {
+		next = LIST_NEXT(k, link);
+		if (!strcmp(k->cgroup, cg))
+			knob_restore(m, k, why);
+	}
+	knobs_rearm(m);
+}
+
 void knobs_expired(struct htm_timer *t)
 {
 	struct htm_manager *m = (struct htm_manager *)((char *)t -

@@ -65,6 +65,15 @@ void manager_apply_priority(struct htm_manager *m, const char *cg,
 	}
 	if (is_class && m->control[HTM_CONTROL_CPU_IDLE] && pc->cpu_idle)
 		knob_write(m, cg, "cpu.idle", "1");
+	/* protection on the class and on each task: without memory_recursiveprot
+	 * a child is protected only by its own memory.low */
+	if ((m->controllers & HTM_CTRL_BIT(HTM_CTRL_MEMORY)) &&
+	    governor_memory_value(m, pc->memory_low, v, sizeof(v)) == 0)
+		knob_write(m, cg, "memory.low", v);
+	/* a limit per task, not shared by the class */
+	if (!is_class && (m->controllers & HTM_CTRL_BIT(HTM_CTRL_MEMORY)) &&
+	    governor_memory_value(m, pc->memory_high, v, sizeof(v)) == 0)
+		knob_write(m, cg, "memory.high", v);
 }
 
 /* Enable controllers from the mount root down to cg_root's parent. */
@@ -263,16 +272,37 @@ static int state_dir_setup(struct htm_manager *m)
 }
 
 /* Admission: fill free slots from the queue, highest priority first. */
+void manager_slot_take(struct htm_manager *m, struct htm_task *t, bool starving)
+{
+	m->running++;
+	htm_fair_started(&m->fair, t->origin, starving, htm_now_mono());
+}
+
+void manager_slot_release(struct htm_manager *m, struct htm_task *t)
+{
+	m->running--;
+	htm_fair_finished(&m->fair, t->origin, htm_now_mono());
+}
+
 static void manager_dispatch(struct htm_manager *m)
 {
 	struct htm_task *t;
 
+	uint64_t now = htm_now_mono();
+	bool starving;
+
 	while (!m->shutting_down && m->running < m->slots &&
-	       (t = htm_queue_pop(&m->queue))) {
+	       (t = htm_fair_pick(&m->queue, &m->fair, &m->cfg.fairshare, m->plan.admit,
+				  now, &starving))) {
+		htm_queue_remove(&m->queue, t);
+		manager_slot_take(m, t, starving);
+		if (starving)
+			htm_log(LOG_INFO, "task %llu: origin %s got no slot for a "
+				"starvation window, served first",
+				(unsigned long long)t->id, htm_origin_names[t->origin]);
 		/* the slot is taken now; the task runs once its preflight
 		 * record is durable (persist.c) */
 		persist_task_starting(m, t);
-		m->running++;
 	}
 }
 
@@ -345,6 +375,7 @@ void manager_task_finished(struct htm_manager *m, struct htm_task *t)
 {
 	struct waiter *w, *next;
 
+	sla_unwatch(m, t);
 	task_outcome_event(m, t);
 
 	for (w = LIST_FIRST(&m->waiters); w; w = next) {
@@ -561,6 +592,8 @@ int htm_manager_new(struct htm_manager **out, const struct htm_config *cfg,
 	htm_ruleset_init(&m->rules);
 	htm_storm_init(&m->storm);
 	htm_outcomes_init(&m->outcomes);
+	htm_fairshare_init(&m->fair, htm_now_mono());
+	TAILQ_INIT(&m->sla_tasks);
 	TAILQ_INIT(&m->starting);
 	r = htm_loop_new(&m->loop, 256);
 	if (r < 0) {
@@ -571,6 +604,7 @@ int htm_manager_new(struct htm_manager **out, const struct htm_config *cfg,
 	htm_timer_init(&m->waiter_timer, m->loop, waiter_timer_fired);
 	htm_timer_init(&m->knob_timer, m->loop, knobs_expired);
 	htm_timer_init(&m->approval_timer, m->loop, approvals_expired);
+	htm_timer_init(&m->sla_timer, m->loop, sla_fired);
 	*out = m;
 	return 0;
 }
@@ -625,6 +659,8 @@ int htm_manager_start(struct htm_manager *m)
 	if (r < 0)
 		htm_log(LOG_WARNING, "BPF sampler unavailable (%s), continuing "
 			"on PSI alone", m->sampler_error);
+	/* leftovers of a crashed htmd are undone before anything is admitted */
+	governor_start(m);
 	r = signals_setup(m);
 	if (r < 0) {
 		htm_log(LOG_ERR, "signals: %s", strerror(-r));
@@ -685,6 +721,8 @@ void htm_manager_free(struct htm_manager *m)
 	TAILQ_FOREACH(t, &m->tasks.all, table_link)
 		runner_release(t);
 	htm_task_table_clear(&m->tasks);
+	htm_egress_free(m->egress);
+	cJSON_Delete(m->placed_originals);
 	htm_sampler_free(m->sampler);
 	cJSON_Delete(m->recent_events);
 	if (m->sigfd >= 0)

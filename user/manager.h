@@ -15,6 +15,8 @@
 #include <sys/signalfd.h>
 
 #include "core/config.h"
+#include "core/fairshare.h"
+#include "core/governor.h"
 #include "core/learn.h"
 #include "core/policy.h"
 #include "core/storm.h"
@@ -23,6 +25,7 @@
 #include "core/task_table.h"
 #include "sys/api.h"
 #include "sys/cgroupfs.h"
+#include "sys/egress.h"
 #include "sys/journal.h"
 #include "sys/loop.h"
 #include "sys/sampler.h"
@@ -115,6 +118,7 @@ struct htm_monitor {
 	char taskstats_error[128];
 	int delayacct_restore;		/* -1: leave kernel.task_delayacct alone */
 	uint64_t reads, read_ns_total;	/* sampling passes and their cost */
+	uint64_t last_write;		/* the last pass's governor write, or 0 */
 	uint64_t breach_events, reclaim_events, oom_events;
 };
 
@@ -176,6 +180,22 @@ struct htm_manager {
 	struct htm_outcomes outcomes;		/* success per task type */
 	uint64_t last_relief;
 	int queue_level;			/* 0, 1 warn, 2 critical */
+
+	struct htm_governor gov;
+	struct htm_plan plan;			/* what the governor applied */
+	struct htm_timer boost_timer;
+	uint64_t shed;
+	struct htm_fairshare fair;
+	struct htm_egress *egress;
+	char egress_error[128];
+	TAILQ_HEAD(, htm_task) sla_tasks;	/* tasks with an SLA still to meet */
+	struct htm_timer sla_timer;
+	uint64_t sla_breaches, sla_escalations;
+	cJSON *placed_originals;		/* task id -> {file: value} */
+	/* reaction latency to a completed cgroup write, us: [0] from the
+	 * kernel's breach event, [1] from a PSI trigger firing */
+	double reaction_us[2][1024];
+	unsigned nreactions[2], reaction_next[2];
 	TAILQ_HEAD(, htm_task) starting;	/* admitted, preflight not yet durable */
 	uint64_t replayed;
 	double replay_ms;
@@ -202,6 +222,9 @@ void manager_class_path(const struct htm_manager *m, enum htm_priority p,
 /* Write a priority's knobs to a cgroup (skipped in observe mode). */
 void manager_apply_priority(struct htm_manager *m, const char *cg,
 			    enum htm_priority p, bool is_class);
+/* A run slot taken by / given back from a task (fair share counts them). */
+void manager_slot_take(struct htm_manager *m, struct htm_task *t, bool starving);
+void manager_slot_release(struct htm_manager *m, struct htm_task *t);
 /* A task reached a terminal state: wake its waiters, free its slot. */
 void manager_task_finished(struct htm_manager *m, struct htm_task *t);
 void manager_waiters_rearm(struct htm_manager *m);
@@ -257,9 +280,31 @@ int rules_reload(struct htm_manager *m, char *err, size_t errlen);
 void rules_queue_event(struct htm_manager *m, cJSON *event);
 void rules_process(struct htm_manager *m);
 void rules_free(struct htm_manager *m);
+/* The relief command now, if configured and not run too recently. */
+void rules_relief(struct htm_manager *m, const char *why);
 cJSON *rules_json(struct htm_manager *m);
 cJSON *rules_test(struct htm_manager *m, const cJSON *event);
 cJSON *storm_json(struct htm_manager *m);
+
+/* governor.c */
+void governor_start(struct htm_manager *m);
+/* Returns CLOCK_MONOTONIC when a cgroup write completed, else 0. */
+uint64_t governor_update(struct htm_manager *m, const char *why);
+/* A critical cgroup over its budget: the next stronger response at once.
+ * Returns CLOCK_MONOTONIC when a cgroup write completed, else 0. */
+uint64_t governor_breach(struct htm_manager *m, const char *cgroup);
+bool governor_admits(const struct htm_manager *m, enum htm_priority p);
+int governor_memory_value(struct htm_manager *m, const char *setting, char *buf,
+			  size_t len);
+cJSON *governor_json(struct htm_manager *m);
+cJSON *governor_reactions_json(struct htm_manager *m);
+enum htm_reaction { HTM_REACT_BREACH, HTM_REACT_PSI };
+void governor_reaction(struct htm_manager *m, enum htm_reaction kind,
+		       uint64_t event_ns, uint64_t done_ns);
+/* egress limits for a class (its tasks) or a placed cgroup */
+void egress_set_class(struct htm_manager *m, const char *cg, uint64_t bps);
+void egress_task_started(struct htm_manager *m, struct htm_task *t);
+cJSON *egress_json(struct htm_manager *m, const struct htm_task *t);
 
 /* knobs.c: cgroup files changed for a decision, restored later */
 int knob_set(struct htm_manager *m, const char *cg, const char *file,
@@ -267,10 +312,33 @@ int knob_set(struct htm_manager *m, const char *cg, const char *file,
 int knob_undo(struct htm_manager *m, const char *cg, const char *file,
 	      const char *why);
 void knobs_expired(struct htm_timer *t);
+/* After a crash: what a file held before htmd changed it (from the journal). */
+int knob_remember(struct htm_manager *m, const char *cg, const char *file,
+		  const char *original);
+void knobs_undo_cgroup(struct htm_manager *m, const char *cg, const char *why);
 void knobs_restore_all(struct htm_manager *m, const char *why);
 cJSON *knobs_json(struct htm_manager *m);
 
 /* runner.c */
+/* Move a running task's processes under another priority class. */
+int runner_reclass(struct htm_manager *m, struct htm_task *t, enum htm_priority to);
+/* placement.c */
+int placement_place(struct htm_manager *m, struct htm_conn *c, const char *path,
+		    int prio, uint64_t budget, struct htm_task **out,
+		    const char **code, char *err, size_t errlen);
+int placement_unplace(struct htm_manager *m, struct htm_conn *c, const char *path,
+		      struct htm_task **out, const char **code, char *err,
+		      size_t errlen);
+void placement_replay(struct htm_manager *m, const cJSON *body);
+int placement_recover(struct htm_manager *m, struct htm_task *t);
+cJSON *placements_json(struct htm_manager *m);
+/* deadlines.c */
+void sla_watch(struct htm_manager *m, struct htm_task *t);
+void sla_unwatch(struct htm_manager *m, struct htm_task *t);
+void sla_rearm(struct htm_manager *m);
+void sla_fired(struct htm_timer *timer);
+void sla_recover(struct htm_manager *m);
+size_t sla_watched(const struct htm_manager *m);
 /* Take over a task an earlier htmd started (its cgroup holds processes). */
 int runner_adopt(struct htm_manager *m, struct htm_task *t);
 int runner_start(struct htm_manager *m, struct htm_task *t);

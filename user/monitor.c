@@ -259,8 +259,12 @@ static void monitor_sample(struct htm_manager *m)
 				  : 100.0;
 	mon->signals[HTM_SIG_QUEUE_BACKLOG] = (double)htm_queue_len(&m->queue);
 	before = mon->stress.level;
-	if (htm_stress_update(&mon->stress, &m->cfg.stress, mon->signals, start))
+	if (htm_stress_update(&mon->stress, &m->cfg.stress, mon->signals, start)) {
 		stress_changed(m, before);
+		mon->last_write = governor_update(m, mon->stress.reasons);
+	} else {
+		mon->last_write = 0;
+	}
 
 	mon->last_mono = start;
 	mon->reads++;
@@ -321,12 +325,19 @@ void monitor_on_sampler_event(void *ctx, const struct htm_event *e)
 	if (!f)
 		return;
 	switch (e->type) {
-	case HTM_EV_BUDGET_BREACH:
+	case HTM_EV_BUDGET_BREACH: {
+		struct tracked_cg *tc = tracked_find(mon, e->cgid);
+
 		mon->breach_events++;
+		/* critical work waited too long: respond now, not next period */
+		if (tc && tc->task && tc->task->priority == HTM_PRIO_CRITICAL)
+			governor_reaction(m, HTM_REACT_BREACH, e->ts_ns,
+					  governor_breach(m, tc->path));
 		cJSON_AddNumberToObject(f, "wait_us", (double)e->value_ns / 1e3);
 		cJSON_AddNumberToObject(f, "budget_us", (double)e->limit_ns / 1e3);
 		manager_event(m, "sampler.budget_breach", LOG_DEBUG, f);
 		break;
+	}
 	case HTM_EV_RECLAIM:
 		mon->reclaim_events++;
 		cJSON_AddNumberToObject(f, "reclaim_us", (double)e->value_ns / 1e3);
@@ -384,6 +395,8 @@ static void trigger_fired(struct htm_loop_source *src, int res, uint32_t fl)
 		offsetof(struct psi_trigger, src));
 	cJSON *f;
 
+	uint64_t fired = htm_now_mono();
+
 	(void)fl;
 	if (res < 0 || (res & (POLLERR | POLLHUP | POLLNVAL))) {
 		htm_log(LOG_ERR, "PSI trigger on %s: %s; disabled",
@@ -399,6 +412,7 @@ static void trigger_fired(struct htm_loop_source *src, int res, uint32_t fl)
 	}
 	manager_event(t->m, "psi.trigger", LOG_INFO, f);
 	monitor_sample(t->m);
+	governor_reaction(t->m, HTM_REACT_PSI, fired, t->m->mon.last_write);
 	trigger_wait(t);
 }
 

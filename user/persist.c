@@ -209,7 +209,7 @@ static void on_durable(void *ctx, uint64_t seq)
 			break;
 		TAILQ_REMOVE(&m->starting, t, queue_link);
 		if (runner_start(m, t) < 0) {
-			m->running--;
+			manager_slot_release(m, t);
 			manager_task_finished(m, t);
 		}
 	}
@@ -287,14 +287,26 @@ static int replay_record(void *ctx, const struct htm_rec *r)
 	case HTM_REC_APPROVAL:
 		approvals_replay(m, b);
 		break;
+	case HTM_REC_PLACEMENT:
+		placement_replay(m, b);
+		break;
 	case HTM_REC_TASK_PRIORITY:
 		t = htm_task_table_find(&m->tasks, htm_json_member_uint(b, "task", 1ull << 53, 0));
 		if (t) {
 			int p = htm_name_lookup(htm_priority_names, cJSON_GetStringValue(
 				cJSON_GetObjectItemCaseSensitive(b, "to")));
+			const char *cg = cJSON_GetStringValue(
+				cJSON_GetObjectItemCaseSensitive(b, "cgroup"));
 
-			if (p >= 0)
+			if (p >= 0) {
 				t->priority = p;
+				t->escalations++;
+			}
+			/* a running task's processes moved with it */
+			if (cg) {
+				free(t->cgroup);
+				t->cgroup = strdup(cg);
+			}
 		}
 		break;
 	default:
@@ -416,6 +428,7 @@ void persist_recover(struct htm_manager *m)
 	char why[160];
 
 	approvals_recover(m);
+	sla_recover(m);
 	TAILQ_FOREACH(t, &m->tasks.all, table_link) {
 		if (t->state == HTM_STATE_QUEUED) {
 			htm_queue_push(&m->queue, t);
@@ -424,11 +437,21 @@ void persist_recover(struct htm_manager *m)
 		}
 		if (t->state != HTM_STATE_RUNNING && t->state != HTM_STATE_PREFLIGHT)
 			continue;
+		if (t->placed) {
+			if (placement_recover(m, t) == 0) {
+				adopted++;
+				continue;
+			}
+			manager_task_move(m, t, HTM_STATE_LOST,
+					  "its placed cgroup is gone", NULL);
+			lost++;
+			continue;
+		}
 		populated = t->cgroup && htm_cgroup_populated(t->cgroup, &populated) == 0 &&
 			    populated;
 		if (populated && runner_adopt(m, t) == 0) {
 			adopted++;
-			m->running++;
+			manager_slot_take(m, t, false);
 			continue;
 		}
 		snprintf(why, sizeof(why), "%s when htmd stopped and its cgroup is %s: "

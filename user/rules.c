@@ -179,6 +179,7 @@ static struct htm_task *task_from_action(struct htm_manager *m, const cJSON *a,
 	t->sla_ns = dur(a, "sla");
 	t->timeout_ns = dur(a, "timeout");
 	t->depth = depth;
+	t->submitted_mono = htm_now_mono();
 	if (str(a, "user") && htm_identity_from_name(str(a, "user"), &who) == 0) {
 		t->uid = who.uid;
 		t->gid = who.gid;
@@ -349,6 +350,14 @@ static int act_relief(struct htm_manager *m, const char *rule, uint32_t depth,
 	if (r == 0)
 		m->last_relief = now;
 	return r;
+}
+
+void rules_relief(struct htm_manager *m, const char *why)
+{
+	char out[256];
+
+	if (act_relief(m, "governor", 0, out, sizeof(out)) == 0)
+		htm_log(LOG_NOTICE, "relief (%s): %s", why, out);
 }
 
 static int act(struct htm_manager *m, struct htm_rule *r, cJSON *action,

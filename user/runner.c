@@ -97,7 +97,7 @@ static void run_finish(struct task_run *run)
 	manager_task_move(m, t, to, why, NULL);
 	htm_log(LOG_INFO, "task %llu %s: %s", (unsigned long long)t->id,
 		htm_state_names[t->state], t->reason ? t->reason : "");
-	m->running--;
+	manager_slot_release(m, t);
 	manager_task_finished(m, t);
 }
 
@@ -159,6 +159,8 @@ static void events_changed(struct htm_loop_source *src, int res, uint32_t fl)
 	struct task_run *run = RUN_OF(src, events_src);
 
 	(void)fl;
+	if (res == -ECANCELED)	/* a reclass watches the new cgroup now */
+		return;
 	if (run->task->state != HTM_STATE_RUNNING || run->events_fd < 0)
 		return;
 	(void)res;
@@ -374,6 +376,7 @@ int runner_start(struct htm_manager *m, struct htm_task *t)
 	r = monitor_track_task(m, t, cgfd);
 	if (r < 0)
 		goto fail_cgroup;
+	egress_task_started(m, t);
 	logfd = open_log(m, t);
 	if (logfd < 0) {
 		r = logfd;
@@ -466,6 +469,65 @@ fail:
 	monitor_untrack_task(m, t);
 	runner_release(t);
 	return -errno ? -errno : -EIO;
+}
+
+/*
+ * Escalation of a running task: a cgroup cannot change parents, so its
+ * processes move to a new cgroup under the higher class. A process forking
+ * during the move is caught by the next round. A task that made its own
+ * sub-cgroups keeps its class (their processes cannot be moved as one).
+ */
+int runner_reclass(struct htm_manager *m, struct htm_task *t, enum htm_priority to)
+{
+	struct task_run *run = t->runtime;
+	char cg[PATH_MAX], cls[PATH_MAX], ev[PATH_MAX], *path;
+	bool populated = true;
+	int cgfd, r = 0, n;
+
+	if (!run || run->exited || !t->cgroup)
+		return -EINVAL;
+	manager_class_path(m, to, cls, sizeof(cls));
+	htm_pathf(cg, sizeof(cg), "%s/task-%llu", cls, (unsigned long long)t->id);
+	r = htm_cgroup_mkdir(cg);
+	if (r < 0)
+		return r;
+	manager_apply_priority(m, cg, to, false);
+	for (int round = 0; round < 50; round++) {
+		n = htm_cgroup_move_procs(t->cgroup, cg);
+		if (n <= 0) {
+			r = n;
+			break;
+		}
+	}
+	if (r == 0 && (htm_cgroup_populated(t->cgroup, &populated) < 0 || populated))
+		r = -EBUSY;	/* sub-cgroups still hold processes */
+	if (r < 0) {
+		/* put back whoever moved, and drop the new cgroup */
+		while (htm_cgroup_move_procs(cg, t->cgroup) > 0)
+			;
+		(void)htm_cgroup_rmdir(cg);
+		return r;
+	}
+	htm_loop_cancel(m->loop, &run->events_src);
+	close(run->events_fd);
+	run->events_fd = -1;
+	monitor_untrack_task(m, t);
+	(void)htm_cgroup_rmdir_tree(t->cgroup);
+	path = strdup(cg);
+	if (!path)
+		return -ENOMEM;
+	free(t->cgroup);
+	t->cgroup = path;
+	t->priority = to;
+	cgfd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd >= 0) {
+		(void)monitor_track_task(m, t, cgfd);
+		close(cgfd);
+	}
+	htm_pathf(ev, sizeof(ev), "%s/cgroup.events", cg);
+	run->events_fd = open(ev, O_RDONLY | O_CLOEXEC);
+	egress_task_started(m, t);
+	return 0;
 }
 
 /*

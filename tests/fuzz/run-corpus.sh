@@ -19,6 +19,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${1:-build}
 case $build in /*) ;; *) build=$(pwd)/$build ;; esac
+# make gets the build dir as the Makefile itself names it (relative to the
+# repository when it is inside it): its recorded header dependencies name
+# targets that way, and an absolute spelling would not match them, leaving
+# objects stale after a header change
+make_build=$build
+case $build in "$root"/*) make_build=${build#"$root"/} ;; esac
 targets=${FUZZ_TARGETS:-}
 if [ -z "$targets" ]; then
 	for d in "$here"/corpus/*/; do
@@ -47,7 +53,7 @@ fi
 
 if [ "${FUZZ_NO_BUILD:-0}" != 1 ]; then
 	# shellcheck disable=SC2086 # MAKE may carry flags
-	if ! ${MAKE:-make} -s -C "$root" BUILD="$build" CLANG="$clang" \
+	if ! ${MAKE:-make} -s -C "$root" BUILD="$make_build" CLANG="$clang" \
 		FUZZ_TARGETS="$targets" fuzz-build; then
 		echo "FAIL: building the fuzz targets"
 		exit 1

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
@@ -19,6 +21,94 @@ const char *const htm_log_level_names[] = {
 	[LOG_INFO] = "info", [LOG_DEBUG] = "debug", NULL,
 };
 
+static int memory_decode(const cJSON *v, void *dst, const char *path, char *err,
+			 size_t errlen)
+{
+	uint64_t bytes;
+
+	if (!cJSON_IsString(v) || strlen(v->valuestring) >= 24 ||
+	    htm_memory_size(v->valuestring, 1ull << 40, &bytes) < 0) {
+		snprintf(err, errlen, "%s: expected bytes like \"512M\" or a share of "
+			 "RAM like \"25%%\"", path);
+		return -EINVAL;
+	}
+	memcpy(dst, v->valuestring, strlen(v->valuestring) + 1);
+	return 0;
+}
+
+int htm_memory_size(const char *s, uint64_t total_bytes, uint64_t *out)
+{
+	const char *units = "KMGT", *u;
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || !isfinite(v) || v < 0)
+		return -EINVAL;
+	if (!strcmp(end, "%")) {
+		if (v > 100)
+			return -EINVAL;
+		*out = (uint64_t)((double)total_bytes * v / 100.0);
+		return 0;
+	}
+	if (*end) {
+		if (end[1] || !(u = strchr(units, *end)))
+			return -EINVAL;
+		for (int i = 0; i <= u - units; i++)
+			v *= 1024;
+	}
+	if (v >= 18446744073709549568.0)
+		return -EINVAL;
+	*out = (uint64_t)v;
+	return 0;
+}
+
+/* {"user_request": 30, ...}: percent shares of the run slots per origin */
+static int shares_decode(const cJSON *v, void *dst, const char *path, char *err,
+			 size_t errlen)
+{
+	double share[HTM_ORIGIN_COUNT] = { 0 }, sum = 0;
+	const cJSON *e;
+	int o;
+
+	if (!cJSON_IsObject(v)) {
+		snprintf(err, errlen, "%s: expected {\"<origin>\": <percent>}", path);
+		return -EINVAL;
+	}
+	cJSON_ArrayForEach(e, v) {
+		o = htm_name_lookup(htm_origin_names, e->string);
+		if (o < 0 || !cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble > 100) {
+			snprintf(err, errlen, "%s.%s: %s", path, e->string, o < 0
+				 ? "not an origin" : "expected a percent 0..100");
+			return -EINVAL;
+		}
+		share[o] = e->valuedouble / 100.0;
+		sum += share[o];
+	}
+	if (sum <= 0 || sum > 1.0001) {
+		snprintf(err, errlen, "%s: shares must add up to more than 0 and at "
+			 "most 100", path);
+		return -EINVAL;
+	}
+	memcpy(dst, share, sizeof(share));
+	return 0;
+}
+
+/* "1M" per second for egress limits */
+static int rate_decode(const cJSON *v, void *dst, const char *path, char *err,
+		       size_t errlen)
+{
+	uint64_t bytes;
+
+	if (!cJSON_IsString(v) || htm_memory_size(v->valuestring, 0, &bytes) < 0 ||
+	    strchr(v->valuestring, '%')) {
+		snprintf(err, errlen, "%s: expected bytes per second like \"1M\", "
+			 "or \"0\" for no limit", path);
+		return -EINVAL;
+	}
+	*(uint64_t *)dst = bytes;
+	return 0;
+}
+
 #define PRIO_FIELDS(p)                                                        \
 	{ .name = "cpu_weight", .type = HTM_F_U32, .min = 1, .max = 10000,    \
 	  .offset = offsetof(struct htm_config, priority[p].cpu_weight) },    \
@@ -29,6 +119,10 @@ const char *const htm_log_level_names[] = {
 	{ .name = "rq_budget", .type = HTM_F_DURATION, .min = 0,              \
 	  .max = 60 * HTM_NSEC_PER_SEC,                                       \
 	  .offset = offsetof(struct htm_config, priority[p].rq_budget_ns) },  \
+	{ .name = "memory_low", .type = HTM_F_CUSTOM, .decode = memory_decode,\
+	  .offset = offsetof(struct htm_config, priority[p].memory_low) },    \
+	{ .name = "memory_high", .type = HTM_F_CUSTOM, .decode = memory_decode,\
+	  .offset = offsetof(struct htm_config, priority[p].memory_high) },   \
 	{ 0 }
 
 /* Nested tables take offsets from the top-level struct, so OBJECT offset 0. */
@@ -113,6 +207,50 @@ static const struct htm_field storm_fields[] = {
 	{ 0 }
 };
 
+static const struct htm_field governor_fields[] = {
+	{ .name = "normal_cap", .type = HTM_F_U32, .min = 1, .max = 10000,
+	  .offset = offsetof(struct htm_config, governor.cap_pct[HTM_PRIO_NORMAL]) },
+	{ .name = "low_cap", .type = HTM_F_U32, .min = 1, .max = 10000,
+	  .offset = offsetof(struct htm_config, governor.cap_pct[HTM_PRIO_LOW]) },
+	{ .name = "normal_egress", .type = HTM_F_CUSTOM, .decode = rate_decode,
+	  .offset = offsetof(struct htm_config, governor.egress_bps[HTM_PRIO_NORMAL]) },
+	{ .name = "low_egress", .type = HTM_F_CUSTOM, .decode = rate_decode,
+	  .offset = offsetof(struct htm_config, governor.egress_bps[HTM_PRIO_LOW]) },
+	{ .name = "shed_after", .type = HTM_F_DURATION, .min = HTM_NSEC_PER_SEC,
+	  .max = 7 * 86400 * HTM_NSEC_PER_SEC,
+	  .offset = offsetof(struct htm_config, governor.shed_after_ns) },
+	{ .name = "breach_hold", .type = HTM_F_DURATION, .min = 100 * HTM_NSEC_PER_MSEC,
+	  .max = 3600 * HTM_NSEC_PER_SEC,
+	  .offset = offsetof(struct htm_config, governor.breach_hold_ns) },
+	{ 0 }
+};
+
+static int burst_decode(const cJSON *v, void *dst, const char *path, char *err,
+			size_t errlen)
+{
+	uint32_t *burst = dst;
+
+	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 1e6 ||
+	    v->valuedouble != (uint32_t)v->valuedouble) {
+		snprintf(err, errlen, "%s: expected starts per minute, 0 for no cap", path);
+		return -EINVAL;
+	}
+	for (int o = 0; o < HTM_ORIGIN_COUNT; o++)
+		burst[o] = (uint32_t)v->valuedouble;
+	return 0;
+}
+
+static const struct htm_field fairshare_fields[] = {
+	{ .name = "shares", .type = HTM_F_CUSTOM, .decode = shares_decode,
+	  .offset = offsetof(struct htm_config, fairshare.share) },
+	{ .name = "burst_per_minute", .type = HTM_F_CUSTOM, .decode = burst_decode,
+	  .offset = offsetof(struct htm_config, fairshare.burst_per_min) },
+	{ .name = "starvation_window", .type = HTM_F_DURATION, .min = HTM_NSEC_PER_SEC,
+	  .max = 86400 * HTM_NSEC_PER_SEC,
+	  .offset = offsetof(struct htm_config, fairshare.starvation_ns) },
+	{ 0 }
+};
+
 static const struct htm_field config_fields[] = {
 	{ .name = "socket", .type = HTM_F_BUF, .min = 1,
 	  .offset = offsetof(struct htm_config, socket),
@@ -140,6 +278,8 @@ static const struct htm_field config_fields[] = {
 	{ .name = "psi_triggers", .type = HTM_F_OBJECT, .fields = psi_fields },
 	{ .name = "stress", .type = HTM_F_OBJECT, .fields = stress_fields },
 	{ .name = "approvals", .type = HTM_F_OBJECT, .fields = approval_fields },
+	{ .name = "governor", .type = HTM_F_OBJECT, .fields = governor_fields },
+	{ .name = "fairshare", .type = HTM_F_OBJECT, .fields = fairshare_fields },
 	{ .name = "storm", .type = HTM_F_OBJECT, .fields = storm_fields },
 	{ .name = "rules_dir", .type = HTM_F_BUF, .min = 0, .size = 256,
 	  .offset = offsetof(struct htm_config, rules_dir) },
@@ -179,10 +319,11 @@ static int psi_trigger_check(const char *spec, const char *res, char *err,
 void htm_config_defaults(struct htm_config *c)
 {
 	static const struct htm_priority_config prio[HTM_PRIO_COUNT] = {
-		[HTM_PRIO_CRITICAL] = { 10000, 10000, false, 10 * HTM_NSEC_PER_MSEC },
-		[HTM_PRIO_HIGH] = { 1000, 1000, false, 0 },
-		[HTM_PRIO_NORMAL] = { 100, 100, false, 0 },
-		[HTM_PRIO_LOW] = { 10, 10, true, 0 },
+		[HTM_PRIO_CRITICAL] = { 10000, 10000, false, 10 * HTM_NSEC_PER_MSEC,
+					"25%", "" },
+		[HTM_PRIO_HIGH] = { 1000, 1000, false, 0, "", "" },
+		[HTM_PRIO_NORMAL] = { 100, 100, false, 0, "", "" },
+		[HTM_PRIO_LOW] = { 10, 10, true, 0, "", "" },
 	};
 
 	memset(c, 0, sizeof(*c));
@@ -203,6 +344,8 @@ void htm_config_defaults(struct htm_config *c)
 	htm_storm_config_defaults(&c->storm);
 	snprintf(c->rules_dir, sizeof(c->rules_dir), "%s", HTM_DEFAULT_RULES_DIR);
 	c->relief_interval_ns = 300 * HTM_NSEC_PER_SEC;
+	htm_governor_config_defaults(&c->governor);
+	htm_fairshare_config_defaults(&c->fairshare);
 }
 
 static void line_col(const char *text, const char *at, int *line, int *col)

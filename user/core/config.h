@@ -13,6 +13,8 @@
 #include <stdint.h>
 
 #include "approval.h"
+#include "fairshare.h"
+#include "governor.h"
 #include "pathfmt.h"
 #include "pressure.h"
 #include "storm.h"
@@ -24,6 +26,9 @@ struct htm_priority_config {
 	uint32_t io_weight;		/* io.weight default, 1..10000 */
 	bool cpu_idle;			/* cpu.idle on the class cgroup */
 	uint64_t rq_budget_ns;		/* run-queue wait budget, 0: none */
+	/* memory.low / memory.high of the class: bytes ("512M") or a share of
+	 * RAM ("25%"); empty: not written */
+	char memory_low[24], memory_high[24];
 };
 
 struct htm_config {
@@ -50,7 +55,13 @@ struct htm_config {
 	/* what the relief action runs, as root; empty: relief only logs */
 	char relief_command[512];
 	uint64_t relief_interval_ns;	/* at most one relief per interval */
+
+	struct htm_governor_config governor;
+	struct htm_fairshare_config fairshare;
 };
+
+/* "512M", "2G", "25%": bytes, or a share of total RAM. */
+int htm_memory_size(const char *s, uint64_t total_bytes, uint64_t *out);
 
 extern const char *const htm_log_level_names[];	/* indexed by syslog level */
 

@@ -20,3 +20,14 @@ int htm_pathf(char *buf, size_t len, const char *fmt, ...)
 	}
 	return 0;
 }
+
+bool htm_textf(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n >= len;
+}

@@ -3,6 +3,7 @@
 #ifndef HTM_CORE_PATHFMT_H
 #define HTM_CORE_PATHFMT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Configured roots (state dir, cgroup root) are at most this long, so
@@ -11,6 +12,10 @@
 
 /* snprintf that returns 0, or -ENAMETOOLONG (buf then holds "") . */
 int htm_pathf(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* For messages: a cut-short message is still a message (returns whether
+ * it was cut). */
+bool htm_textf(char *buf, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 #endif

@@ -18,7 +18,8 @@ const char *const htm_cmd_names[] = {
 	[HTM_CMD_TOP] = "top", [HTM_CMD_LOG] = "log",
 	[HTM_CMD_APPROVALS] = "approvals", [HTM_CMD_APPROVE] = "approve",
 	[HTM_CMD_DENY] = "deny", [HTM_CMD_EMIT] = "emit", [HTM_CMD_RULES] = "rules",
-	[HTM_CMD_RULES_TEST] = "rules_test", [HTM_CMD_RELOAD] = "reload", NULL,
+	[HTM_CMD_RULES_TEST] = "rules_test", [HTM_CMD_RELOAD] = "reload",
+	[HTM_CMD_PLACE] = "place", [HTM_CMD_UNPLACE] = "unplace", NULL,
 };
 
 const char *const htm_severity_names[] = {
@@ -131,6 +132,24 @@ static const struct htm_field rules_test_fields[] = {
 	{ 0 }
 };
 
+static const struct htm_field place_fields[] = {
+	HEADER_FIELDS,
+	{ .name = "path", .type = HTM_F_STRING, .offset = R(path), .min = 1,
+	  .required = true },
+	{ .name = "priority", .type = HTM_F_ENUM, .offset = R(priority),
+	  .names = htm_priority_names },
+	{ .name = "budget", .type = HTM_F_DURATION, .offset = R(budget_ns),
+	  .min = 1000, .max = 60 * HTM_NSEC_PER_SEC },
+	{ 0 }
+};
+
+static const struct htm_field unplace_fields[] = {
+	HEADER_FIELDS,
+	{ .name = "path", .type = HTM_F_STRING, .offset = R(path), .min = 1,
+	  .required = true },
+	{ 0 }
+};
+
 static const struct htm_field *const cmd_fields[HTM_CMD_COUNT] = {
 	[HTM_CMD_SUBMIT] = submit_fields, [HTM_CMD_LIST] = list_fields,
 	[HTM_CMD_SHOW] = id_fields, [HTM_CMD_CANCEL] = id_fields,
@@ -139,7 +158,8 @@ static const struct htm_field *const cmd_fields[HTM_CMD_COUNT] = {
 	[HTM_CMD_APPROVALS] = status_fields, [HTM_CMD_APPROVE] = approve_fields,
 	[HTM_CMD_DENY] = deny_fields, [HTM_CMD_EMIT] = emit_fields,
 	[HTM_CMD_RULES] = status_fields, [HTM_CMD_RULES_TEST] = rules_test_fields,
-	[HTM_CMD_RELOAD] = status_fields,
+	[HTM_CMD_RELOAD] = status_fields, [HTM_CMD_PLACE] = place_fields,
+	[HTM_CMD_UNPLACE] = unplace_fields,
 };
 
 int htm_request_parse(struct htm_request *req, const char *line, size_t len,
@@ -324,6 +344,9 @@ cJSON *htm_task_to_json(const struct htm_task *t)
 	}
 	if (ok && t->depth)
 		ok = cJSON_AddNumberToObject(o, "depth", t->depth) != NULL;
+	ok = ok && cJSON_AddNumberToObject(o, "escalations", t->escalations);
+	ok = ok && cJSON_AddBoolToObject(o, "sla_breached", t->sla_breached);
+	ok = ok && cJSON_AddBoolToObject(o, "placed", t->placed);
 	if (ok && t->argv)
 		for (char **a = t->argv; ok && *a; a++)
 			ok = cJSON_AddItemToArray(argv, cJSON_CreateString(*a));
@@ -411,6 +434,9 @@ struct htm_task *htm_task_from_json(const cJSON *o)
 	t->rollback = dup_or_null(o, "rollback");
 	t->requires_approval = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "requires_approval"));
 	t->tier = (uint8_t)U("tier", 4, 2);
+	t->escalations = (uint8_t)U("escalations", 3, 0);
+	t->sla_breached = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "sla_breached"));
+	t->placed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "placed"));
 	t->depth = (uint32_t)U("depth", 1000000, 0);
 	if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(o, "approval"))) {
 		const cJSON *ap = cJSON_GetObjectItemCaseSensitive(o, "approval");

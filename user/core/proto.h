@@ -32,6 +32,8 @@ enum htm_cmd {
 	HTM_CMD_RULES,
 	HTM_CMD_RULES_TEST,
 	HTM_CMD_RELOAD,
+	HTM_CMD_PLACE,
+	HTM_CMD_UNPLACE,
 	HTM_CMD_COUNT,
 };
 
@@ -73,6 +75,8 @@ struct htm_request {
 	/* emit: type (above), fields, severity; rules_test: event */
 	const cJSON *fields, *event;
 	int severity;
+	/* place, unplace */
+	const char *path;
 };
 
 extern const char *const htm_severity_names[];

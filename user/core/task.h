@@ -84,6 +84,7 @@ struct htm_task {
 	uint64_t timeout_ns;		/* 0: no timeout */
 	/* Wall-clock nanoseconds since the epoch; 0 while unset. */
 	uint64_t submitted_at, started_at, finished_at;
+	uint64_t submitted_mono;	/* CLOCK_MONOTONIC at submission (or replay) */
 
 	int32_t pid;			/* 0 until started */
 	int32_t exit_code;		/* -1 unless it exited */
@@ -105,7 +106,16 @@ struct htm_task {
 	uint64_t expires_at;		/* wall ns; pending approval ends then */
 	uint32_t depth;			/* cascade depth of the event behind it */
 
+	/* deadlines */
+	uint8_t escalations;		/* priority steps gained from its SLA */
+	bool sla_breached;
+	TAILQ_ENTRY(htm_task) sla_link;	/* on the manager's SLA watch list */
+	bool on_sla_list;
+
+	bool placed;			/* an existing cgroup adopted by `place` */
+
 	TAILQ_ENTRY(htm_task) queue_link;	/* struct htm_queue, or starting */
+	uint64_t queue_seq;		/* arrival order on the queue */
 	uint64_t start_seq;		/* its preflight record; runs once durable */
 	TAILQ_ENTRY(htm_task) table_link;	/* struct htm_task_table */
 	void *runtime;			/* owned by the daemon */

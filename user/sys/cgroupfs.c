@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cgroupfs.h"
+#include "core/pathfmt.h"
 
 const char *const htm_controller_names[] = {
 	[HTM_CTRL_CPU] = "cpu", [HTM_CTRL_IO] = "io",
@@ -199,6 +200,40 @@ int htm_cgroup_enable(const char *cg, unsigned want, unsigned *enabled)
 		(void)htm_cgroup_write(cg, "cgroup.subtree_control", op);
 	}
 	return htm_cgroup_controllers(cg, "cgroup.subtree_control", enabled);
+}
+
+int htm_cgroup_move_procs(const char *from, const char *to)
+{
+	char path[PATH_MAX], pid[24];
+	int fd, moved = 0, r = 0, n;
+	FILE *f;
+
+	if (htm_pathf(path, sizeof(path), "%s/cgroup.procs", from) < 0)
+		return -ENAMETOOLONG;
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	if (htm_pathf(path, sizeof(path), "%s/cgroup.procs", to) < 0) {
+		fclose(f);
+		return -ENAMETOOLONG;
+	}
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		fclose(f);
+		return r;
+	}
+	while (fscanf(f, "%23s", pid) == 1) {
+		/* one pid per write: cgroupfs takes a process per write */
+		n = (int)write(fd, pid, strlen(pid));
+		if (n > 0)
+			moved++;
+		else if (errno != ESRCH)	/* it exited meanwhile: fine */
+			r = -errno;
+	}
+	close(fd);
+	fclose(f);
+	return r < 0 ? r : moved;
 }
 
 int htm_cgroup_populated(const char *cg, bool *populated)

@@ -47,6 +47,11 @@ int htm_cgroup_controllers(const char *cg, const char *file, unsigned *mask);
  */
 int htm_cgroup_enable(const char *cg, unsigned want, unsigned *enabled);
 
+/* Move every process listed in from/cgroup.procs into to; the number
+ * moved, or -errno. Call again until it returns 0: a process may fork
+ * while its siblings move. */
+int htm_cgroup_move_procs(const char *from, const char *to);
+
 /* "populated" of cgroup.events. */
 int htm_cgroup_populated(const char *cg, bool *populated);
 /* SIGKILL every process in cg: cgroup.kill (5.14+), else freeze, kill each

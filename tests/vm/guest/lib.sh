@@ -42,6 +42,9 @@ trap 'exit 130' INT
 # --- verdicts ---------------------------------------------------------------
 info() { printf '%s\n' "$*"; }
 
+# Milliseconds since boot; busybox date has no %N, /proc/uptime has 10 ms resolution.
+now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
+
 fail() {
 	if [ -s "$HTMD_LOG" ]; then	# only exists if this test started htmd
 		echo "--- last lines of $HTMD_LOG ---"
