@@ -18,6 +18,8 @@
 #   VMTEST_MODULES="null_blk loop zram"  kernel modules (with their
 #                            dependencies) put in the initramfs for modprobe
 #   VMTEST_TOOLS="jq bpftool"  host programs copied in when present
+#   VMTEST_OUT=dir           where the initramfs and logs go (default BUILD_DIR/vm;
+#                            give each concurrent run its own)
 #   VMTEST_VERBOSE=1         stream the guest console to stderr while it runs
 #
 # Exit: 0 no failure, 1 a failure, 77 cannot run here ("skip: <reason>").
@@ -57,7 +59,7 @@ build=$(cd "$build" && pwd)
 kver=${kernel##*/vmlinuz-}
 moddir=/lib/modules/$kver
 
-out=$build/vm
+out=${VMTEST_OUT:-$build/vm}
 mkdir -p "$out"
 exec 9>"$out/.lock"
 flock 9	# one VM run per build directory at a time
