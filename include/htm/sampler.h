@@ -25,7 +25,6 @@ struct htm_cg_stats {
 	__u64 wait_count;		/* run-queue waits ended (switch-ins) */
 	__u64 wait_ns;			/* their total */
 	__u64 oncpu_ns;			/* time on CPU, charged at switch-out */
-	__u64 wakeups;			/* sched_wakeup + sched_wakeup_new */
 	__u64 breaches;			/* waits over the budget (before rate limit) */
 	__u64 reclaim_count;		/* memcg reclaim passes by its tasks */
 	__u64 reclaim_ns;
@@ -46,6 +45,7 @@ struct htm_cpu_state {
 	__u64 since_ns;			/* last sched_switch on this CPU */
 	__u64 cgid;			/* tracked cgroup of the running task, or 0 */
 	__u64 running;			/* 1 unless the idle task runs */
+	__u64 last_cgid;		/* its cgroup, tracked or not */
 };
 
 enum htm_event_type {

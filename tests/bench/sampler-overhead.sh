@@ -196,6 +196,12 @@ trap 'exit 143' TERM
 T=$(mktemp -d /tmp/htm-bench.XXXXXX)
 chmod 0755 "$T"
 CG_ROOT=$CG_MOUNT/htm-bench-$$
+# Every configuration runs perf in a cgroup of the same depth: htmd's task
+# cgroups are <root>/critical/task-N, and each cgroup2 level adds PSI
+# accounting to every context switch, so a perf run plainly in a shallower
+# cgroup would charge that to the sampler.
+PLAIN_CG=$CG_ROOT/plain/critical/task-plain
+mkdir -p "$PLAIN_CG" || die "cannot create $PLAIN_CG"
 SOCK=$T/s.sock
 # No BPF pins (the default /sys/fs/bpf/htm belongs to the machine's htmd);
 # and, where htmd knows the key, no kernel.task_delayacct flip: it is a
@@ -270,9 +276,10 @@ foreign_attached() {
 			| ($l | index($i)) != null and ($ours | index($i)) == null))] | length' <<<"$progs"
 }
 
-# perf_plain OUT: the benchmark, run from here.
+# perf_plain OUT: the benchmark, in $PLAIN_CG (as deep as htmd's tasks).
 perf_plain() {
-	taskset -c "$CPU" "$PERF" bench sched pipe -l "$LOOPS" >"$1" 2>&1 ||
+	sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$PLAIN_CG" \
+		taskset -c "$CPU" "$PERF" bench sched pipe -l "$LOOPS" >"$1" 2>&1 ||
 		die "perf bench failed: $(tail -n 3 "$1")"
 }
 
@@ -299,7 +306,7 @@ htmd_attached() {
 start_htmd() {
 	local i
 	echo "+ htmd (round $1)" >>"$T/htmd.log"
-	"$HTMD" --socket "$SOCK" --state-dir "$T/state" --cgroup-root "$CG_ROOT" \
+	"$HTMD" --socket "$SOCK" --state-dir "$T/state" --cgroup-root "$CG_ROOT/htm" \
 		--config "$T/htmd.json" >>"$T/htmd.log" 2>&1 </dev/null &
 	HTMD_PID=$!
 	for ((i = 0; i < 200; i++)); do

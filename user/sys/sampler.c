@@ -79,6 +79,23 @@ static bool tracepoint_exists(const struct btf *btf, const char *tp)
 	return btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) >= 0;
 }
 
+static bool struct_has_member(const struct btf *btf, const char *st,
+			      const char *member)
+{
+	const struct btf_type *t;
+	const struct btf_member *m;
+	int id = btf__find_by_name_kind(btf, st, BTF_KIND_STRUCT);
+
+	if (id < 0)
+		return false;
+	t = btf__type_by_id(btf, (__u32)id);
+	m = btf_members(t);
+	for (int i = 0; i < btf_vlen(t); i++, m++)
+		if (strcmp(btf__name_by_offset(btf, m->name_off), member) == 0)
+			return true;
+	return false;
+}
+
 static void feature_off(struct htm_sampler *s, struct bpf_program *p,
 			const char *what)
 {
@@ -94,6 +111,14 @@ static void probe_features(struct htm_sampler *s)
 
 	if (!btf)
 		return;	/* load will fail and say why */
+	/* the program guards both reads with CO-RE: waits are just never seen */
+	if ((!struct_has_member(btf, "sched_info", "last_queued") ||
+	     !struct_has_member(btf, "cfs_rq", "rq")) && s->info.noff < 4) {
+		s->info.off[s->info.noff++] = "run-queue latency off: the kernel keeps no "
+			"sched_info (CONFIG_SCHED_INFO) or no group scheduling "
+			"(CONFIG_FAIR_GROUP_SCHED)";
+		htm_log(LOG_WARNING, "sampler: %s", s->info.off[s->info.noff - 1]);
+	}
 	if (!tracepoint_arg_is_ptr(btf, "mark_victim", 0))
 		feature_off(s, s->skel->progs.htm_mark_victim,
 			    "oom_kills off: mark_victim tracepoint does not pass the task");
@@ -185,11 +210,7 @@ static int pin_links(struct htm_sampler *s)
 
 		if (!bpf_program__autoload(p))
 			continue;
-		if (p == s->skel->progs.htm_sched_wakeup)
-			link = &s->skel->links.htm_sched_wakeup;
-		else if (p == s->skel->progs.htm_sched_wakeup_new)
-			link = &s->skel->links.htm_sched_wakeup_new;
-		else if (p == s->skel->progs.htm_sched_switch)
+		if (p == s->skel->progs.htm_sched_switch)
 			link = &s->skel->links.htm_sched_switch;
 		else if (p == s->skel->progs.htm_reclaim_begin)
 			link = &s->skel->links.htm_reclaim_begin;
@@ -307,7 +328,6 @@ fail:
 static void unpin_all(struct htm_sampler *s)
 {
 	struct bpf_link *links[] = {
-		s->skel->links.htm_sched_wakeup, s->skel->links.htm_sched_wakeup_new,
 		s->skel->links.htm_sched_switch, s->skel->links.htm_reclaim_begin,
 		s->skel->links.htm_reclaim_end, s->skel->links.htm_mark_victim,
 	};
@@ -357,6 +377,10 @@ int htm_sampler_track(struct htm_sampler *s, uint64_t cgid, uint64_t budget_ns)
 	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.htm_cg_conf), &cgid,
 				&conf, BPF_ANY) < 0)
 		return -errno;
+	/* never raised: a stale low floor only costs a lookup, a high one
+	 * would hide breaches */
+	if (budget_ns && budget_ns < s->skel->data->budget_floor_ns)
+		s->skel->data->budget_floor_ns = budget_ns;
 	return 0;
 }
 

@@ -6,7 +6,8 @@ set -eu
 . "${0%/*}/lib.sh"
 need spin taskset
 
-htmd_start
+quiet_config /tmp/weights.json
+htmd_start --config /tmp/weights.json
 root=$(cgroup2_root)/htm.slice
 st=$($HTMCTL -o json status)
 info "enforced: $(echo "$st" | jq -c .cgroup.enforced)"

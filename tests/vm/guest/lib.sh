@@ -118,6 +118,20 @@ htmd_start() {
 	fail "htmd not ready within $HTMD_START_TIMEOUT s ($HTMCTL status kept failing)"
 }
 
+# quiet_config FILE [MEMBERS]: an htmd config whose stress levels cannot
+# be reached (the guest's own PSI, io_some especially, is high under TCG and
+# would freeze normal and low work), plus any extra top-level MEMBERS, e.g.
+# '"slots": 4'. For tests of something other than the governor.
+quiet_config() {
+	cat >"$1" <<J
+{ ${2:+$2,}
+  "stress": { "cpu_some": [1001, 1002, 1003], "memory_some": [1001, 1002, 1003],
+              "memory_full": [1001, 1002, 1003], "io_some": [1001, 1002, 1003],
+              "budget_breaches": [1e7, 2e7, 3e7], "memory_available": [0.0003, 0.0002, 0.0001],
+              "queue_backlog": [1e8, 2e8, 3e8] } }
+J
+}
+
 # htmd_stop [SECONDS]: SIGTERM, wait (default 10 s), then SIGKILL. Always
 # returns 0 (safe under set -e); htmd's exit status is left in HTMD_RC
 # (143 if it died of the SIGTERM itself, 137 if it had to be killed).
