@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "htm/proto.h"
 
@@ -347,7 +348,24 @@ int cmd_place(struct ctl *ctl, const char *cmd, int argc, char **argv)
 		cJSON_Delete(req);
 		return rc;
 	}
-	cJSON_AddStringToObject(req, "path", argv[optind]);
+	/* htmd resolves paths in its own working directory: send an
+	 * absolute one, so that a relative path means what the caller meant */
+	if (argv[optind][0] != '/') {
+		char *cwd = getcwd(NULL, 0), *abs = NULL;
+
+		if (!cwd || asprintf(&abs, "%s/%s", cwd, argv[optind]) < 0) {
+			free(cwd);
+			cJSON_Delete(req);
+			fprintf(stderr, "htmctl: %s: cannot make %s absolute: %s\n", cmd,
+				argv[optind], strerror(errno));
+			return EXIT_USAGE;
+		}
+		cJSON_AddStringToObject(req, "path", abs);
+		free(cwd);
+		free(abs);
+	} else {
+		cJSON_AddStringToObject(req, "path", argv[optind]);
+	}
 	resp = call(ctl, req, &rc);
 	if (!resp)
 		return rc;

@@ -57,6 +57,11 @@ static int check_path(struct htm_manager *m, const char *path, char *real,
 	struct stat st;
 
 	*code = HTM_ERR_BAD_REQUEST;
+	/* relative to what? htmd's working directory means nothing to a client */
+	if (path[0] != '/') {
+		snprintf(err, errlen, "%s: not an absolute path", path);
+		return -EINVAL;
+	}
 	if (!realpath(path, real) || stat(real, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		snprintf(err, errlen, "%s: no such cgroup", path);
 		return -ENOENT;
@@ -74,6 +79,12 @@ static int check_path(struct htm_manager *m, const char *path, char *real,
 	if (path_under(real, m->cg_root)) {
 		snprintf(err, errlen, "%s is inside htmd's own tree %s: its tasks are "
 			 "governed already", path, m->cg_root);
+		return -EINVAL;
+	}
+	/* its caps and freezes would land on every class, critical too */
+	if (path_under(m->cg_root, real)) {
+		snprintf(err, errlen, "%s contains htmd's own tree %s: placing it would "
+			 "govern critical work too", path, m->cg_root);
 		return -EINVAL;
 	}
 	if (htm_cgroup_of_pid(0, m->cg_mount, own, sizeof(own)) == 0 &&

@@ -7,6 +7,7 @@
 #include "htm/proto.h"
 
 #include "core/config.h"
+#include "core/duration.h"
 
 #include "check.h"
 
@@ -224,6 +225,99 @@ static const struct {
 	{ "{\"slots\":4}x", "line 1 column 12: invalid JSON" },
 	{ "{\"slots\":4}\n{\"slots\":5}\n", "line 2 column 1: invalid JSON" },
 	{ "{}\n\n  }", "line 3 column 3: invalid JSON" },
+
+	/* governor.* */
+	{ "{\"governor\":5}", "$.governor: expected an object, got a number" },
+	{ "{\"governor\":{\"bogus\":1}}", "$.governor.bogus: unknown field" },
+	{ "{\"governor\":{\"high_cap\":10}}", "$.governor.high_cap: unknown field" },
+	{ "{\"governor\":{\"critical_cap\":10}}", "$.governor.critical_cap: unknown field" },
+	{ "{\"governor\":{\"normal_cap\":0}}",
+	  "$.governor.normal_cap: expected an integer in 1..10000, got 0" },
+	{ "{\"governor\":{\"low_cap\":10001}}",
+	  "$.governor.low_cap: expected an integer in 1..10000, got 10001" },
+	{ "{\"governor\":{\"low_cap\":-20}}", "$.governor.low_cap: expected an integer in 1..10000" },
+	{ "{\"governor\":{\"normal_cap\":50.5}}",
+	  "$.governor.normal_cap: expected an integer in 1..10000, got 50.5" },
+	{ "{\"governor\":{\"low_cap\":\"20%\"}}",
+	  "$.governor.low_cap: expected an integer, got a string" },
+	{ "{\"governor\":{\"low_cap\":20,\"low_cap\":30}}", "$.governor.low_cap: duplicate field" },
+	{ "{\"governor\":{\"low_egress\":\"25%\"}}",
+	  "$.governor.low_egress: expected bytes per second like \"1M\", or \"0\" for no limit" },
+	{ "{\"governor\":{\"normal_egress\":1048576}}",
+	  "$.governor.normal_egress: expected bytes per second like \"1M\"" },
+	{ "{\"governor\":{\"normal_egress\":\"-1\"}}",
+	  "$.governor.normal_egress: expected bytes per second" },
+	{ "{\"governor\":{\"normal_egress\":\"1MB\"}}",
+	  "$.governor.normal_egress: expected bytes per second" },
+	{ "{\"governor\":{\"shed_after\":\"0s\"}}",
+	  "$.governor.shed_after: duration \"0s\" out of range" },
+	{ "{\"governor\":{\"shed_after\":\"200h\"}}",
+	  "$.governor.shed_after: duration \"200h\" out of range" },
+	{ "{\"governor\":{\"shed_after\":\"10 minutes\"}}",
+	  "$.governor.shed_after: invalid duration \"10 minutes\"" },
+	{ "{\"governor\":{\"breach_hold\":\"50ms\"}}",
+	  "$.governor.breach_hold: duration \"50ms\" out of range" },
+	{ "{\"governor\":{\"breach_hold\":0.05}}",
+	  "$.governor.breach_hold: duration 0.05 s too short" },
+	{ "{\"governor\":{\"breach_hold\":true}}",
+	  "$.governor.breach_hold: expected a duration (\"30s\" or seconds), got a boolean" },
+
+	/* fairshare.* */
+	{ "{\"fairshare\":[]}", "$.fairshare: expected an object, got an array" },
+	{ "{\"fairshare\":{\"share\":{}}}", "$.fairshare.share: unknown field" },
+	{ "{\"fairshare\":{\"shares\":[30,70]}}",
+	  "$.fairshare.shares: expected {\"<origin>\": <percent>}" },
+	{ "{\"fairshare\":{\"shares\":{\"nobody\":10}}}",
+	  "$.fairshare.shares.nobody: not an origin" },
+	{ "{\"fairshare\":{\"shares\":{\"Intent\":10}}}",
+	  "$.fairshare.shares.Intent: not an origin" },
+	{ "{\"fairshare\":{\"shares\":{\"intent\":101}}}",
+	  "$.fairshare.shares.intent: expected a percent 0..100" },
+	{ "{\"fairshare\":{\"shares\":{\"intent\":-1}}}",
+	  "$.fairshare.shares.intent: expected a percent 0..100" },
+	{ "{\"fairshare\":{\"shares\":{\"intent\":\"10\"}}}",
+	  "$.fairshare.shares.intent: expected a percent 0..100" },
+	{ "{\"fairshare\":{\"shares\":{\"intent\":60,\"user_request\":50}}}",
+	  "$.fairshare.shares: shares must add up to more than 0 and at most 100" },
+	{ "{\"fairshare\":{\"shares\":{}}}",
+	  "$.fairshare.shares: shares must add up to more than 0 and at most 100" },
+	{ "{\"fairshare\":{\"shares\":{\"intent\":0}}}",
+	  "$.fairshare.shares: shares must add up to more than 0" },
+	{ "{\"fairshare\":{\"shares\":{\"intent\":10,\"intent\":20}}}",
+	  "$.fairshare.shares.intent: duplicate field" },
+	{ "{\"fairshare\":{\"burst_per_minute\":-1}}",
+	  "$.fairshare.burst_per_minute: expected starts per minute, 0 for no cap" },
+	{ "{\"fairshare\":{\"burst_per_minute\":1.5}}",
+	  "$.fairshare.burst_per_minute: expected starts per minute" },
+	{ "{\"fairshare\":{\"burst_per_minute\":\"60\"}}",
+	  "$.fairshare.burst_per_minute: expected starts per minute" },
+	{ "{\"fairshare\":{\"burst_per_minute\":2e6}}",
+	  "$.fairshare.burst_per_minute: expected starts per minute" },
+	{ "{\"fairshare\":{\"starvation_window\":\"500ms\"}}",
+	  "$.fairshare.starvation_window: duration \"500ms\" out of range" },
+	{ "{\"fairshare\":{\"starvation_window\":\"2d\"}}",
+	  "$.fairshare.starvation_window: duration \"2d\" out of range" },
+
+	/* priorities.*.memory_low / memory_high */
+	{ "{\"priorities\":{\"critical\":{\"memory_low\":\"-1\"}}}",
+	  "$.priorities.critical.memory_low: expected bytes like \"512M\" or a share of "
+	  "RAM like \"25%\"" },
+	{ "{\"priorities\":{\"critical\":{\"memory_low\":\"101%\"}}}",
+	  "$.priorities.critical.memory_low: expected bytes like" },
+	{ "{\"priorities\":{\"low\":{\"memory_high\":\"1GB\"}}}",
+	  "$.priorities.low.memory_high: expected bytes like" },
+	{ "{\"priorities\":{\"low\":{\"memory_high\":\"1g\"}}}",
+	  "$.priorities.low.memory_high: expected bytes like" },
+	{ "{\"priorities\":{\"low\":{\"memory_high\":\"25 %\"}}}",
+	  "$.priorities.low.memory_high: expected bytes like" },
+	{ "{\"priorities\":{\"normal\":{\"memory_high\":536870912}}}",
+	  "$.priorities.normal.memory_high: expected bytes like" },
+	{ "{\"priorities\":{\"normal\":{\"memory_high\":\"max\"}}}",
+	  "$.priorities.normal.memory_high: expected bytes like" },
+	{ "{\"priorities\":{\"high\":{\"memory_low\":\"000000000000000000000001\"}}}",
+	  "$.priorities.high.memory_low: expected bytes like" },
+	{ "{\"priorities\":{\"high\":{\"memory_low\":\"1G\",\"memory_low\":\"2G\"}}}",
+	  "$.priorities.high.memory_low: duplicate field" },
 };
 
 static void test_errors_leave_config_unchanged(void)
@@ -330,11 +424,161 @@ static void test_errors_leave_config_unchanged(void)
 	}
 }
 
+static void test_memory_size(void)
+{
+	static const struct {
+		const char *s;
+		uint64_t want;
+	} good[] = {
+		{ "0", 0 },
+		{ "4096", 4096 },
+		{ "1K", 1024 },
+		{ "512M", 512ull << 20 },
+		{ "1G", 1ull << 30 },
+		{ "1.5G", 3ull << 29 },
+		{ "2T", 2ull << 40 },
+		{ "25%", 2ull << 30 },		/* of 8G */
+		{ "12.5%", 1ull << 30 },
+		{ "100%", 8ull << 30 },
+		{ "0%", 0 },
+		{ "16777215T", 16777215ull << 40 },
+	};
+	static const char *const bad_sizes[] = {
+		"", "-1", "-1G", "-5%", "101%", "100.5%", "1GB", "1g", "1m", "1 G", "G",
+		"%", "abc", "1K%", "25%%", "nan", "inf", "1e30T", "16777216T",
+		"18446744073709551616",
+	};
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		v = 12345;
+		check_total++;
+		if (htm_memory_size(good[i].s, 8ull << 30, &v) != 0 || v != good[i].want) {
+			check_fail_(__FILE__, __LINE__);
+			fprintf(stderr, "htm_memory_size(\"%s\"): %llu, want %llu\n",
+				good[i].s, (unsigned long long)v,
+				(unsigned long long)good[i].want);
+		}
+	}
+	for (size_t i = 0; i < sizeof(bad_sizes) / sizeof(bad_sizes[0]); i++) {
+		v = 12345;
+		check_total++;
+		if (htm_memory_size(bad_sizes[i], 8ull << 30, &v) != -EINVAL || v != 12345) {
+			check_fail_(__FILE__, __LINE__);
+			fprintf(stderr, "htm_memory_size(\"%s\") accepted: %llu\n",
+				bad_sizes[i], (unsigned long long)v);
+		}
+	}
+	/* a share of nothing is nothing */
+	CHECK_EQ_INT(htm_memory_size("50%", 0, &v), 0);
+	CHECK_EQ_U64(v, 0);
+}
+
+/* The governor, fair share and memory settings, defaults and overlays. */
+static void test_governor_fairshare(void)
+{
+	struct htm_config c, d;
+
+	htm_config_defaults(&c);
+	CHECK_EQ_INT(c.governor.cap_pct[HTM_PRIO_NORMAL], 50);
+	CHECK_EQ_INT(c.governor.cap_pct[HTM_PRIO_LOW], 20);
+	CHECK_EQ_INT(c.governor.cap_pct[HTM_PRIO_CRITICAL], 0);
+	CHECK_EQ_INT(c.governor.cap_pct[HTM_PRIO_HIGH], 0);
+	CHECK_EQ_U64(c.governor.egress_bps[HTM_PRIO_NORMAL], 10ull << 20);
+	CHECK_EQ_U64(c.governor.egress_bps[HTM_PRIO_LOW], 1ull << 20);
+	CHECK_EQ_U64(c.governor.egress_bps[HTM_PRIO_CRITICAL], 0);
+	CHECK_EQ_U64(c.governor.shed_after_ns, 600 * HTM_NSEC_PER_SEC);
+	CHECK_EQ_U64(c.governor.breach_hold_ns, 5 * HTM_NSEC_PER_SEC);
+	CHECK_EQ_DBL(c.fairshare.share[HTM_ORIGIN_USER_REQUEST], 0.30, 1e-12);
+	CHECK_EQ_DBL(c.fairshare.share[HTM_ORIGIN_INTERNAL], 0.02, 1e-12);
+	CHECK_EQ_INT(c.fairshare.burst_per_min[HTM_ORIGIN_SCHEDULER], 600);
+	CHECK_EQ_U64(c.fairshare.starvation_ns, 30 * HTM_NSEC_PER_SEC);
+	/* critical work is protected by default, nothing else is */
+	CHECK_EQ_STR(c.priority[HTM_PRIO_CRITICAL].memory_low, "25%");
+	CHECK_EQ_STR(c.priority[HTM_PRIO_CRITICAL].memory_high, "");
+	for (int p = HTM_PRIO_HIGH; p < HTM_PRIO_COUNT; p++) {
+		CHECK_EQ_STR(c.priority[p].memory_low, "");
+		CHECK_EQ_STR(c.priority[p].memory_high, "");
+	}
+	CHECK_EQ_U64(c.priority[HTM_PRIO_CRITICAL].rq_budget_ns, 10 * HTM_NSEC_PER_MSEC);
+
+	CHECK_EQ_INT(parse(&c, "{\"governor\":{\"normal_cap\":150,\"low_cap\":5,"
+			   "\"normal_egress\":\"2M\",\"low_egress\":\"0\","
+			   "\"shed_after\":\"15m\",\"breach_hold\":\"250ms\"},"
+			   "\"fairshare\":{\"shares\":{\"user_request\":50,\"intent\":25,"
+			   "\"internal\":12.5},\"burst_per_minute\":120,"
+			   "\"starvation_window\":\"45s\"},"
+			   "\"priorities\":{\"critical\":{\"memory_low\":\"1G\"},"
+			   "\"normal\":{\"memory_high\":\"25%\"},"
+			   "\"low\":{\"memory_low\":\"0\",\"memory_high\":\"512M\"}}}"), 0);
+	CHECK_EQ_STR(err, "");
+	CHECK_EQ_INT(c.governor.cap_pct[HTM_PRIO_NORMAL], 150);
+	CHECK_EQ_INT(c.governor.cap_pct[HTM_PRIO_LOW], 5);
+	CHECK_EQ_U64(c.governor.egress_bps[HTM_PRIO_NORMAL], 2ull << 20);
+	CHECK_EQ_U64(c.governor.egress_bps[HTM_PRIO_LOW], 0);
+	CHECK_EQ_U64(c.governor.shed_after_ns, 900 * HTM_NSEC_PER_SEC);
+	CHECK_EQ_U64(c.governor.breach_hold_ns, 250 * HTM_NSEC_PER_MSEC);
+	/* shares are percent in the file, fractions inside; unnamed origins 0 */
+	CHECK_EQ_DBL(c.fairshare.share[HTM_ORIGIN_USER_REQUEST], 0.50, 1e-12);
+	CHECK_EQ_DBL(c.fairshare.share[HTM_ORIGIN_INTENT], 0.25, 1e-12);
+	CHECK_EQ_DBL(c.fairshare.share[HTM_ORIGIN_INTERNAL], 0.125, 1e-12);
+	CHECK_EQ_DBL(c.fairshare.share[HTM_ORIGIN_SCHEDULER], 0, 1e-12);
+	for (int o = 0; o < HTM_ORIGIN_COUNT; o++)
+		CHECK_EQ_INT(c.fairshare.burst_per_min[o], 120);
+	CHECK_EQ_U64(c.fairshare.starvation_ns, 45 * HTM_NSEC_PER_SEC);
+	CHECK_EQ_STR(c.priority[HTM_PRIO_CRITICAL].memory_low, "1G");
+	CHECK_EQ_STR(c.priority[HTM_PRIO_NORMAL].memory_high, "25%");
+	CHECK_EQ_STR(c.priority[HTM_PRIO_LOW].memory_low, "0");
+	CHECK_EQ_STR(c.priority[HTM_PRIO_LOW].memory_high, "512M");
+	/* named fields only: the rest kept */
+	CHECK_EQ_INT(c.priority[HTM_PRIO_CRITICAL].cpu_weight, 10000);
+	CHECK_EQ_STR(c.priority[HTM_PRIO_CRITICAL].memory_high, "");
+
+	/* the boundaries */
+	CHECK_EQ_INT(parse(&c, "{\"governor\":{\"normal_cap\":10000,\"low_cap\":1,"
+			   "\"shed_after\":\"1s\",\"breach_hold\":\"100ms\"},"
+			   "\"fairshare\":{\"shares\":{\"remediation\":100},"
+			   "\"burst_per_minute\":0,\"starvation_window\":\"1d\"}}"), 0);
+	CHECK_EQ_INT(c.governor.cap_pct[HTM_PRIO_NORMAL], 10000);
+	CHECK_EQ_INT(c.governor.cap_pct[HTM_PRIO_LOW], 1);
+	CHECK_EQ_U64(c.governor.shed_after_ns, HTM_NSEC_PER_SEC);
+	CHECK_EQ_U64(c.governor.breach_hold_ns, 100 * HTM_NSEC_PER_MSEC);
+	CHECK_EQ_DBL(c.fairshare.share[HTM_ORIGIN_REMEDIATION], 1.0, 1e-12);
+	CHECK_EQ_DBL(c.fairshare.share[HTM_ORIGIN_USER_REQUEST], 0, 1e-12);
+	CHECK_EQ_INT(c.fairshare.burst_per_min[HTM_ORIGIN_INTERNAL], 0);
+	CHECK_EQ_U64(c.fairshare.starvation_ns, 86400 * HTM_NSEC_PER_SEC);
+	/* the default shares written out in full add up (rounding allowed) */
+	CHECK_EQ_INT(parse(&c, "{\"fairshare\":{\"shares\":{\"user_request\":30,"
+			   "\"intent\":25,\"hunter_alert\":15,\"external_api\":10,"
+			   "\"scheduler\":10,\"filesystem_trigger\":5,\"remediation\":3,"
+			   "\"internal\":2}}}"), 0);
+	htm_config_defaults(&d);
+	for (int o = 0; o < HTM_ORIGIN_COUNT; o++)
+		CHECK_EQ_DBL(c.fairshare.share[o], d.fairshare.share[o], 1e-12);
+
+	/* a bare number is seconds for durations */
+	CHECK_EQ_INT(parse(&c, "{\"governor\":{\"shed_after\":1200,\"breach_hold\":0.5}}"), 0);
+	CHECK_EQ_U64(c.governor.shed_after_ns, 1200 * HTM_NSEC_PER_SEC);
+	CHECK_EQ_U64(c.governor.breach_hold_ns, 500 * HTM_NSEC_PER_MSEC);
+
+	/* "" means "not written": the critical default can be turned off */
+	htm_config_defaults(&c);
+	CHECK_EQ_INT(parse(&c, "{\"priorities\":{\"critical\":{\"memory_low\":\"\"}}}"), 0);
+	CHECK_EQ_STR(err, "");
+	CHECK_EQ_STR(c.priority[HTM_PRIO_CRITICAL].memory_low, "");
+	/* the longest that fits: 23 characters */
+	CHECK_EQ_INT(parse(&c, "{\"priorities\":{\"high\":{\"memory_low\":"
+			   "\"00000000000000000000001\"}}}"), 0);
+	CHECK_EQ_STR(c.priority[HTM_PRIO_HIGH].memory_low, "00000000000000000000001");
+}
+
 int main(void)
 {
 	test_defaults();
 	test_empty_object();
 	test_full_overlay();
 	test_errors_leave_config_unchanged();
+	test_memory_size();
+	test_governor_fairshare();
 	return check_report();
 }

@@ -329,6 +329,326 @@ static void test_random_model(void)
 	CHECK_EQ_INT(htm_queue_len(&q), 0);
 }
 
+static struct htm_task *mko(uint64_t id, enum htm_priority p, enum htm_origin o)
+{
+	struct htm_task *t = mk(id, p);
+
+	t->origin = o;
+	return t;
+}
+
+/* Arrival numbers: 1, 2, 3... in push order, kept when pushed again. */
+static void test_queue_seq(void)
+{
+	struct htm_queue q;
+	struct htm_task *a = mk(10, HTM_PRIO_LOW), *b = mk(11, HTM_PRIO_CRITICAL);
+	struct htm_task *c = mk(12, HTM_PRIO_LOW);
+
+	htm_queue_init(&q);
+	CHECK_EQ_U64(q.next_seq, 1);
+	htm_queue_push(&q, a);
+	htm_queue_push(&q, b);
+	htm_queue_push(&q, c);
+	CHECK_EQ_U64(a->queue_seq, 1);
+	CHECK_EQ_U64(b->queue_seq, 2);
+	CHECK_EQ_U64(c->queue_seq, 3);
+	CHECK_EQ_U64(q.next_seq, 4);
+	/* pop keeps the number; a task pushed again keeps it too */
+	CHECK_EQ_PTR(htm_queue_pop(&q), b);
+	CHECK_EQ_U64(b->queue_seq, 2);
+	htm_queue_push(&q, b);
+	CHECK_EQ_U64(b->queue_seq, 2);
+	CHECK_EQ_U64(q.next_seq, 4);
+	htm_queue_remove(&q, a);
+	htm_queue_remove(&q, b);
+	htm_queue_remove(&q, c);
+	CHECK_EQ_INT(htm_queue_len(&q), 0);
+	htm_task_free(a);
+	htm_task_free(b);
+	htm_task_free(c);
+}
+
+/*
+ * One FIFO per priority and origin: within a priority the oldest arrival
+ * comes first whatever its origin; origin_len counts per origin; head()
+ * gives the oldest of one (priority, origin).
+ */
+static void test_origins(void)
+{
+	struct htm_queue q;
+	struct htm_task *t[9], *it;
+	/* id: priority, origin */
+	static const struct { enum htm_priority p; enum htm_origin o; } spec[9] = {
+		{ HTM_PRIO_NORMAL, HTM_ORIGIN_SCHEDULER },	/* 1 */
+		{ HTM_PRIO_NORMAL, HTM_ORIGIN_INTENT },		/* 2 */
+		{ HTM_PRIO_LOW, HTM_ORIGIN_INTENT },		/* 3 */
+		{ HTM_PRIO_NORMAL, HTM_ORIGIN_SCHEDULER },	/* 4 */
+		{ HTM_PRIO_HIGH, HTM_ORIGIN_INTERNAL },		/* 5 */
+		{ HTM_PRIO_NORMAL, HTM_ORIGIN_USER_REQUEST },	/* 6 */
+		{ HTM_PRIO_NORMAL, HTM_ORIGIN_INTENT },		/* 7 */
+		{ HTM_PRIO_HIGH, HTM_ORIGIN_SCHEDULER },	/* 8 */
+		{ HTM_PRIO_LOW, HTM_ORIGIN_SCHEDULER },		/* 9 */
+	};
+	static const uint64_t pop_order[9] = { 5, 8, 1, 2, 4, 6, 7, 3, 9 };
+	uint64_t ids[4];
+	int n;
+
+	htm_queue_init(&q);
+	for (int i = 0; i < 9; i++) {
+		t[i] = mko((uint64_t)i + 1, spec[i].p, spec[i].o);
+		htm_queue_push(&q, t[i]);
+	}
+	CHECK_EQ_INT(htm_queue_len(&q), 9);
+	CHECK_EQ_INT(q.len[HTM_PRIO_CRITICAL], 0);
+	CHECK_EQ_INT(q.len[HTM_PRIO_HIGH], 2);
+	CHECK_EQ_INT(q.len[HTM_PRIO_NORMAL], 5);
+	CHECK_EQ_INT(q.len[HTM_PRIO_LOW], 2);
+	CHECK_EQ_INT(q.origin_len[HTM_ORIGIN_SCHEDULER], 4);
+	CHECK_EQ_INT(q.origin_len[HTM_ORIGIN_INTENT], 3);
+	CHECK_EQ_INT(q.origin_len[HTM_ORIGIN_INTERNAL], 1);
+	CHECK_EQ_INT(q.origin_len[HTM_ORIGIN_USER_REQUEST], 1);
+	CHECK_EQ_INT(q.origin_len[HTM_ORIGIN_REMEDIATION], 0);
+
+	CHECK_EQ_PTR(htm_queue_head(&q, HTM_PRIO_NORMAL, HTM_ORIGIN_SCHEDULER), t[0]);
+	CHECK_EQ_PTR(htm_queue_head(&q, HTM_PRIO_NORMAL, HTM_ORIGIN_INTENT), t[1]);
+	CHECK_EQ_PTR(htm_queue_head(&q, HTM_PRIO_LOW, HTM_ORIGIN_SCHEDULER), t[8]);
+	CHECK(htm_queue_head(&q, HTM_PRIO_CRITICAL, HTM_ORIGIN_SCHEDULER) == NULL);
+	CHECK(htm_queue_head(&q, HTM_PRIO_LOW, HTM_ORIGIN_USER_REQUEST) == NULL);
+
+	/* the per-(priority, origin) list is in arrival order */
+	n = 0;
+	HTM_QUEUE_FOREACH(it, &q, HTM_PRIO_NORMAL, HTM_ORIGIN_SCHEDULER)
+		if (n < 4)
+			ids[n++] = it->id;
+	CHECK_EQ_INT(n, 2);
+	CHECK_EQ_U64(ids[0], 1);
+	CHECK_EQ_U64(ids[1], 4);
+
+	/* removing from the middle of an origin's list */
+	htm_queue_remove(&q, t[6]);
+	CHECK_EQ_INT(q.origin_len[HTM_ORIGIN_INTENT], 2);
+	CHECK_EQ_INT(q.len[HTM_PRIO_NORMAL], 4);
+	htm_queue_push(&q, t[6]);	/* back, with its old number */
+	CHECK_EQ_INT(q.origin_len[HTM_ORIGIN_INTENT], 3);
+
+	for (int i = 0; i < 9; i++) {
+		it = htm_queue_pop(&q);
+		CHECK(it != NULL);
+		if (!it)
+			break;
+		CHECK_EQ_U64(it->id, pop_order[i]);
+	}
+	CHECK(htm_queue_pop(&q) == NULL);
+	for (int o = 0; o < HTM_ORIGIN_COUNT; o++)
+		CHECK_EQ_INT(q.origin_len[o], 0);
+	for (int i = 0; i < 9; i++)
+		htm_task_free(t[i]);
+}
+
+/* An SLA escalation: out of its class, one up, back in at its arrival place. */
+static void escalate(struct htm_queue *q, struct htm_task *t)
+{
+	htm_queue_remove(q, t);
+	t->priority--;
+	htm_queue_insert_ordered(q, t);
+}
+
+static void test_insert_ordered(void)
+{
+	struct htm_queue q;
+	struct htm_task *n[4], *h[3], *it;
+	uint64_t ids[8];
+	int k;
+
+	htm_queue_init(&q);
+	/* arrivals: n0 h0 n1 h1 n2 h2 n3, all one origin */
+	for (int i = 0; i < 4; i++) {
+		n[i] = mk(10 + (uint64_t)i, HTM_PRIO_NORMAL);
+		htm_queue_push(&q, n[i]);
+		if (i < 3) {
+			h[i] = mk(20 + (uint64_t)i, HTM_PRIO_HIGH);
+			htm_queue_push(&q, h[i]);
+		}
+	}
+	CHECK_EQ_U64(n[2]->queue_seq, 5);
+	CHECK_EQ_U64(h[1]->queue_seq, 4);
+
+	/* n2 (arrival 5) goes up: between h1 (4) and h2 (6), not at the tail */
+	escalate(&q, n[2]);
+	CHECK_EQ_INT(n[2]->priority, HTM_PRIO_HIGH);
+	CHECK_EQ_U64(n[2]->queue_seq, 5);
+	CHECK_EQ_INT(q.len[HTM_PRIO_HIGH], 4);
+	CHECK_EQ_INT(q.len[HTM_PRIO_NORMAL], 3);
+	CHECK_EQ_INT(q.origin_len[HTM_ORIGIN_USER_REQUEST], 7);
+	CHECK_EQ_INT(htm_queue_len(&q), 7);
+	k = 0;
+	HTM_QUEUE_FOREACH(it, &q, HTM_PRIO_HIGH, HTM_ORIGIN_USER_REQUEST)
+		if (k < 8)
+			ids[k++] = it->id;
+	CHECK_EQ_INT(k, 4);
+	CHECK_EQ_U64(ids[0], 20);
+	CHECK_EQ_U64(ids[1], 21);
+	CHECK_EQ_U64(ids[2], 12);
+	CHECK_EQ_U64(ids[3], 22);
+
+	/* n0 (arrival 1) goes up: ahead of every high task */
+	escalate(&q, n[0]);
+	CHECK_EQ_PTR(htm_queue_head(&q, HTM_PRIO_HIGH, HTM_ORIGIN_USER_REQUEST), n[0]);
+	CHECK_EQ_PTR(htm_queue_peek(&q), n[0]);
+	/* n3 (arrival 7) goes up: the tail */
+	escalate(&q, n[3]);
+	/* h1 to critical: alone there, first */
+	escalate(&q, h[1]);
+	CHECK_EQ_PTR(htm_queue_peek(&q), h[1]);
+
+	/* the order out: critical, then high by arrival, then what is left */
+	{
+		static const uint64_t want[] = { 21, 10, 20, 12, 22, 13, 11 };
+
+		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+			it = htm_queue_pop(&q);
+			CHECK(it && it->id == want[i]);
+		}
+	}
+	CHECK(htm_queue_pop(&q) == NULL);
+	CHECK_EQ_INT(q.origin_len[HTM_ORIGIN_USER_REQUEST], 0);
+	for (int i = 0; i < 4; i++)
+		htm_task_free(n[i]);
+	for (int i = 0; i < 3; i++)
+		htm_task_free(h[i]);
+}
+
+/* Escalated into a class where other origins wait: the arrival number
+ * orders it against their heads too. */
+static void test_insert_ordered_origins(void)
+{
+	struct htm_queue q;
+	struct htm_task *a = mko(1, HTM_PRIO_HIGH, HTM_ORIGIN_SCHEDULER);
+	struct htm_task *b = mko(2, HTM_PRIO_NORMAL, HTM_ORIGIN_INTENT);
+	struct htm_task *c = mko(3, HTM_PRIO_HIGH, HTM_ORIGIN_REMEDIATION);
+	struct htm_task *d = mko(4, HTM_PRIO_NORMAL, HTM_ORIGIN_INTENT);
+
+	htm_queue_init(&q);
+	htm_queue_push(&q, a);
+	htm_queue_push(&q, b);
+	htm_queue_push(&q, c);
+	htm_queue_push(&q, d);
+	/* d escalates into high, into an empty (high, intent) list */
+	escalate(&q, d);
+	CHECK_EQ_PTR(htm_queue_head(&q, HTM_PRIO_HIGH, HTM_ORIGIN_INTENT), d);
+	CHECK_EQ_INT(q.origin_len[HTM_ORIGIN_INTENT], 2);
+	/* b escalates too: ahead of d in their list, after a across origins */
+	escalate(&q, b);
+	CHECK_EQ_PTR(htm_queue_head(&q, HTM_PRIO_HIGH, HTM_ORIGIN_INTENT), b);
+	CHECK_EQ_INT(q.len[HTM_PRIO_NORMAL], 0);
+	CHECK_EQ_INT(q.len[HTM_PRIO_HIGH], 4);
+	CHECK_EQ_PTR(htm_queue_pop(&q), a);
+	CHECK_EQ_PTR(htm_queue_pop(&q), b);
+	CHECK_EQ_PTR(htm_queue_pop(&q), c);
+	CHECK_EQ_PTR(htm_queue_pop(&q), d);
+	CHECK(htm_queue_pop(&q) == NULL);
+	htm_task_free(a);
+	htm_task_free(b);
+	htm_task_free(c);
+	htm_task_free(d);
+}
+
+/*
+ * Random pushes (any priority and origin), pops, removes and escalations
+ * against a model: a flat list of (id, priority, arrival); the next task
+ * is the earliest arrival of the highest priority.
+ */
+static void test_random_origins(void)
+{
+	enum { OPS = 20000, MAXQ = 2048 };
+	static struct { struct htm_task *t; } live[MAXQ];
+	size_t n = 0;
+	struct htm_queue q;
+	uint64_t next_id = 1;
+	unsigned bad = 0, escalations = 0, pops = 0;
+
+	htm_queue_init(&q);
+	for (int op = 0; op < OPS && !bad; op++) {
+		uint64_t r = rng() % 100;
+		struct htm_task *t, *want = NULL;
+		size_t i, wi = 0;
+
+		if (r < 45 && n < MAXQ) {
+			t = mko(next_id++, (enum htm_priority)(rng() % HTM_PRIO_COUNT),
+				(enum htm_origin)(rng() % HTM_ORIGIN_COUNT));
+			htm_queue_push(&q, t);
+			live[n++].t = t;
+		} else if (r < 75 && n) {
+			for (i = 0; i < n; i++)
+				if (!want || live[i].t->priority < want->priority ||
+				    (live[i].t->priority == want->priority &&
+				     live[i].t->queue_seq < want->queue_seq)) {
+					want = live[i].t;
+					wi = i;
+				}
+			t = htm_queue_pop(&q);
+			if (t != want)
+				bad++;
+			live[wi] = live[--n];
+			htm_task_free(want);
+			pops++;
+		} else if (r < 88 && n) {
+			i = (size_t)(rng() % n);
+			t = live[i].t;
+			if (t->priority != HTM_PRIO_CRITICAL) {
+				escalate(&q, t);
+				escalations++;
+			}
+		} else if (n) {
+			i = (size_t)(rng() % n);
+			htm_queue_remove(&q, live[i].t);
+			htm_task_free(live[i].t);
+			live[i] = live[--n];
+		}
+		if (htm_queue_len(&q) != n)
+			bad++;
+		{
+			size_t per_o[HTM_ORIGIN_COUNT] = { 0 }, per_p[HTM_PRIO_COUNT] = { 0 };
+
+			for (i = 0; i < n; i++) {
+				per_o[live[i].t->origin]++;
+				per_p[live[i].t->priority]++;
+			}
+			for (int o = 0; o < HTM_ORIGIN_COUNT; o++)
+				if (q.origin_len[o] != per_o[o])
+					bad++;
+			for (int p = 0; p < HTM_PRIO_COUNT; p++)
+				if (q.len[p] != per_p[p])
+					bad++;
+		}
+		/* every list stays sorted by arrival */
+		for (int p = 0; p < HTM_PRIO_COUNT; p++)
+			for (int o = 0; o < HTM_ORIGIN_COUNT; o++) {
+				struct htm_task *it;
+				uint64_t last = 0;
+
+				HTM_QUEUE_FOREACH(it, &q, p, o) {
+					if (it->queue_seq <= last || (int)it->priority != p ||
+					    (int)it->origin != o)
+						bad++;
+					last = it->queue_seq;
+				}
+			}
+		if (bad)
+			fprintf(stderr, "queue diverged from the model at op %d\n", op);
+	}
+	CHECK_EQ_INT(bad, 0);
+	CHECK(escalations > 1000);
+	CHECK(pops > 3000);
+	if (bad)	/* ownership is unclear: leak rather than double free */
+		return;
+	while (n) {
+		htm_queue_remove(&q, live[n - 1].t);
+		htm_task_free(live[--n].t);
+	}
+	CHECK_EQ_INT(htm_queue_len(&q), 0);
+}
+
 int main(void)
 {
 	test_empty();
@@ -337,5 +657,10 @@ int main(void)
 	test_fifo_interleaved();
 	test_remove();
 	test_random_model();
+	test_queue_seq();
+	test_origins();
+	test_insert_ordered();
+	test_insert_ordered_origins();
+	test_random_origins();
 	return check_report();
 }

@@ -26,8 +26,10 @@ static int memory_decode(const cJSON *v, void *dst, const char *path, char *err,
 {
 	uint64_t bytes;
 
+	/* "": not written (turns a default such as critical's off) */
 	if (!cJSON_IsString(v) || strlen(v->valuestring) >= 24 ||
-	    htm_memory_size(v->valuestring, 1ull << 40, &bytes) < 0) {
+	    (v->valuestring[0] &&
+	     htm_memory_size(v->valuestring, 1ull << 40, &bytes) < 0)) {
 		snprintf(err, errlen, "%s: expected bytes like \"512M\" or a share of "
 			 "RAM like \"25%%\"", path);
 		return -EINVAL;
@@ -75,6 +77,11 @@ static int shares_decode(const cJSON *v, void *dst, const char *path, char *err,
 		return -EINVAL;
 	}
 	cJSON_ArrayForEach(e, v) {
+		/* the first of a name is what a lookup finds */
+		if (cJSON_GetObjectItemCaseSensitive(v, e->string) != e) {
+			snprintf(err, errlen, "%s.%s: duplicate field", path, e->string);
+			return -EINVAL;
+		}
 		o = htm_name_lookup(htm_origin_names, e->string);
 		if (o < 0 || !cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble > 100) {
 			snprintf(err, errlen, "%s.%s: %s", path, e->string, o < 0

@@ -104,9 +104,11 @@ struct htm_task *htm_fair_pick(const struct htm_queue *q, struct htm_fairshare *
 	return NULL;
 }
 
+/* busy_since is where the running count last changed (0 is a valid
+ * moment on a virtual clock); with nothing running it adds nothing */
 static void busy_account(struct htm_fair_origin *fo, uint64_t now_ns)
 {
-	if (fo->busy_since)
+	if (fo->running)
 		fo->busy_ns += (uint64_t)fo->running * (now_ns - fo->busy_since);
 	fo->busy_since = now_ns;
 }
@@ -145,7 +147,7 @@ double htm_fair_utilization(const struct htm_fairshare *fs, enum htm_origin o,
 	const struct htm_fair_origin *fo = &fs->o[o];
 	uint64_t busy = fo->busy_ns, span = now_ns - fs->since_ns;
 
-	if (fo->busy_since)
+	if (fo->running)
 		busy += (uint64_t)fo->running * (now_ns - fo->busy_since);
 	return span && slots ? (double)busy / ((double)span * slots) : 0;
 }

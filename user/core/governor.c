@@ -62,9 +62,12 @@ enum htm_stress_level htm_governor_breach(struct htm_governor *g,
 	if (now_ns >= g->boost_until || g->boost <= stress ||
 	    (now_ns - g->boost_start >= c->breach_hold_ns &&
 	     g->boost < HTM_STRESS_CRITICAL)) {
+		/* at critical stress there is no step to take: hold critical
+		 * for when stress falls, but count only steps taken */
+		if (now < HTM_STRESS_CRITICAL)
+			g->breaches++;
 		g->boost = now < HTM_STRESS_CRITICAL ? now + 1 : HTM_STRESS_CRITICAL;
 		g->boost_start = now_ns;
-		g->breaches++;
 	}
 	g->boost_until = now_ns + c->breach_hold_ns;
 	return htm_governor_level(g, stress, now_ns);
