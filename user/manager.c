@@ -76,6 +76,40 @@ void manager_apply_priority(struct htm_manager *m, const char *cg,
 		knob_write(m, cg, "memory.high", v);
 }
 
+/*
+ * memory.low only protects as far as every ancestor up to the reclaim's
+ * root grants it: a cgroup's effective protection is capped by its
+ * parent's. The classes' protection therefore needs the root to claim at
+ * least their sum, or a reclaim from above the root (the whole machine, a
+ * limit on a parent slice) takes critical memory like any other.
+ * Ancestors above the root are not ours to write; say if they fall short.
+ */
+static void apply_root_protection(struct htm_manager *m)
+{
+	unsigned long long sum = 0, have;
+	char v[32], path[PATH_MAX], *p;
+
+	if (!(m->controllers & HTM_CTRL_BIT(HTM_CTRL_MEMORY)))
+		return;
+	for (int c = 0; c < HTM_PRIO_COUNT; c++)
+		if (governor_memory_value(m, m->cfg.priority[c].memory_low, v,
+					  sizeof(v)) == 0)
+			sum += strtoull(v, NULL, 10);
+	snprintf(v, sizeof(v), "%llu", sum);
+	knob_write(m, m->cg_root, "memory.low", v);
+	if (!sum)
+		return;
+	snprintf(path, sizeof(path), "%s", m->cg_root);
+	while ((p = strrchr(path, '/')) && p > path + strlen(m->cg_mount)) {
+		*p = '\0';
+		if (htm_cgroup_read(path, "memory.low", v, sizeof(v)) == 0 &&
+		    strncmp(v, "max", 3) != 0 && (have = strtoull(v, NULL, 10)) < sum)
+			htm_log(LOG_WARNING, "%s has memory.low %llu, less than the %llu "
+				"the priority classes claim: their protection holds only "
+				"against reclaim from below it", path, have, sum);
+	}
+}
+
 /* Enable controllers from the mount root down to cg_root's parent. */
 static void enable_ancestors(struct htm_manager *m)
 {
@@ -204,6 +238,7 @@ static int cgroup_layout_setup(struct htm_manager *m)
 		manager_class_path(m, p, cls, sizeof(cls));
 		manager_apply_priority(m, cls, p, true);
 	}
+	apply_root_protection(m);
 	return 0;
 }
 
@@ -487,6 +522,7 @@ int manager_reload(struct htm_manager *m, char *err, size_t errlen)
 		manager_class_path(m, p, cls, sizeof(cls));
 		manager_apply_priority(m, cls, p, true);
 	}
+	apply_root_protection(m);
 	htm_log(LOG_INFO, "reloaded %s: %u slots, %zu rules (%u files)",
 		m->config_path[0] ? m->config_path : "built-in defaults", m->slots,
 		m->rules.n, files);
