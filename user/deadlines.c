@@ -94,13 +94,15 @@ static void escalate(struct htm_manager *m, struct htm_task *t, uint64_t now)
 		htm_queue_insert_ordered(&m->queue, t);
 		break;
 	case HTM_STATE_RUNNING:
-		if (t->placed)
-			return;
-		r = runner_reclass(m, t, to);
+		/* a placed cgroup is the operator's: it is not moved */
+		r = t->placed ? -EPERM : runner_reclass(m, t, to);
 		if (r < 0) {
-			htm_log(LOG_WARNING, "task %llu: moving it to %s: %s; it keeps "
-				"its class", (unsigned long long)t->id,
-				htm_priority_names[to], strerror(-r));
+			/* once: the timer must not come back for it */
+			t->sla_escalation_failed = true;
+			htm_log(LOG_WARNING, "task %llu: SLA escalation to %s: %s; it "
+				"keeps its class", (unsigned long long)t->id,
+				htm_priority_names[to], t->placed ? "placed cgroups are "
+				"not moved" : strerror(-r));
 			return;
 		}
 		break;

@@ -66,10 +66,15 @@ void manager_apply_priority(struct htm_manager *m, const char *cg,
 	if (is_class && m->control[HTM_CONTROL_CPU_IDLE] && pc->cpu_idle)
 		knob_write(m, cg, "cpu.idle", "1");
 	/* protection on the class and on each task: without memory_recursiveprot
-	 * a child is protected only by its own memory.low */
-	if ((m->controllers & HTM_CTRL_BIT(HTM_CTRL_MEMORY)) &&
-	    governor_memory_value(m, pc->memory_low, v, sizeof(v)) == 0)
-		knob_write(m, cg, "memory.low", v);
+	 * a child is protected only by its own memory.low. A class outlives
+	 * reloads: one that drops the setting also drops what was written (0 is
+	 * the kernel's default); a task cgroup starts fresh. */
+	if (m->controllers & HTM_CTRL_BIT(HTM_CTRL_MEMORY)) {
+		bool set = governor_memory_value(m, pc->memory_low, v, sizeof(v)) == 0;
+
+		if (set || is_class)
+			knob_write(m, cg, "memory.low", set ? v : "0");
+	}
 	/* a limit per task, not shared by the class */
 	if (!is_class && (m->controllers & HTM_CTRL_BIT(HTM_CTRL_MEMORY)) &&
 	    governor_memory_value(m, pc->memory_high, v, sizeof(v)) == 0)

@@ -80,7 +80,8 @@ uint64_t htm_sla_deadline_mono(const struct htm_task *t)
 
 uint64_t htm_sla_escalate_at(const struct htm_task *t)
 {
-	if (!t->sla_ns || t->escalations || htm_state_is_terminal(t->state) ||
+	if (!t->sla_ns || t->escalations || t->sla_escalation_failed ||
+	    htm_state_is_terminal(t->state) ||
 	    t->priority == HTM_PRIO_CRITICAL)
 		return 0;
 	/* a tenth of the SLA left */

@@ -109,6 +109,7 @@ struct htm_task {
 	/* deadlines */
 	uint8_t escalations;		/* priority steps gained from its SLA */
 	bool sla_breached;
+	bool sla_escalation_failed;	/* tried once and could not: not again */
 	TAILQ_ENTRY(htm_task) sla_link;	/* on the manager's SLA watch list */
 	bool on_sla_list;
 
