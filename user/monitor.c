@@ -393,9 +393,9 @@ static void trigger_fired(struct htm_loop_source *src, int res, uint32_t fl)
 {
 	struct psi_trigger *t = (struct psi_trigger *)((char *)src -
 		offsetof(struct psi_trigger, src));
-	cJSON *f;
-
+	enum htm_stress_level was = t->m->plan.level;
 	uint64_t fired = htm_now_mono();
+	cJSON *f;
 
 	(void)fl;
 	if (res < 0 || (res & (POLLERR | POLLHUP | POLLNVAL))) {
@@ -412,7 +412,10 @@ static void trigger_fired(struct htm_loop_source *src, int res, uint32_t fl)
 	}
 	manager_event(t->m, "psi.trigger", LOG_INFO, f);
 	monitor_sample(t->m);
-	governor_reaction(t->m, HTM_REACT_PSI, fired, t->m->mon.last_write);
+	/* a reaction is a step up; a pass that found the stall already over
+	 * and stepped down (a late, rate-limited trigger) is not one */
+	if (t->m->plan.level > was)
+		governor_reaction(t->m, HTM_REACT_PSI, fired, t->m->mon.last_write);
 	trigger_wait(t);
 }
 
@@ -546,10 +549,16 @@ static void add_rq(cJSON *o, double p50, double p90, double p99)
 	cJSON_AddNumberToObject(rq, "p99_us", p99);
 }
 
+struct top_walk {
+	struct htm_manager *m;
+	cJSON *arr;
+};
+
 static void tracked_json(const void *node, VISIT which, void *closure)
 {
 	const struct tracked_cg *tc = *(struct tracked_cg *const *)node;
-	cJSON *arr = closure, *o, *psi;
+	struct top_walk *w = closure;
+	cJSON *arr = w->arr, *o, *psi;
 
 	if (which != postorder && which != leaf)
 		return;
@@ -561,6 +570,8 @@ static void tracked_json(const void *node, VISIT which, void *closure)
 		cJSON_AddStringToObject(o, "name", tc->task->name);
 		cJSON_AddStringToObject(o, "priority", htm_priority_names[tc->task->priority]);
 		cJSON_AddStringToObject(o, "state", htm_state_names[tc->task->state]);
+		/* the in-kernel egress bucket's counters, null when unlimited */
+		cJSON_AddItemToObject(o, "egress", egress_json(w->m, tc->task));
 	}
 	cJSON_AddStringToObject(o, "cgroup", tc->path);
 	cJSON_AddNumberToObject(o, "cgroup_id", (double)tc->cgid);
@@ -619,8 +630,11 @@ cJSON *monitor_top_json(struct htm_manager *m)
 	for (int p = 0; q && p < HTM_PRIO_COUNT; p++)
 		cJSON_AddNumberToObject(q, htm_priority_names[p], m->queue.len[p]);
 	arr = cJSON_AddArrayToObject(o, "cgroups");
-	if (arr)
-		twalk_r(mon->tracked, tracked_json, arr);
+	if (arr) {
+		struct top_walk w = { .m = m, .arr = arr };
+
+		twalk_r(mon->tracked, tracked_json, &w);
+	}
 	cJSON_AddItemToObject(o, "events", m->recent_events
 				? cJSON_Duplicate(m->recent_events, true)
 				: cJSON_CreateArray());

@@ -1,12 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
- * tcpblast -l PORT SECONDS: accept one connection, read for SECONDS, print
- * the rate. tcpblast HOST PORT SECONDS [REPORT_MS]: send as fast as TCP
- * allows; every REPORT_MS (1000) print the bytes sent in that interval, one
- * JSON line each, so a change of limit is seen as it happens.
+ * tcpblast -l PORT SECONDS [REPORT_MS]: accept one connection, read for
+ * SECONDS, print the total received. With REPORT_MS, also print every
+ * REPORT_MS one JSON line {"t": monotonic seconds, "total": bytes received
+ * so far, "bytes_per_s": rate over that interval}, even while nothing
+ * arrives: what reached the receiver is the honest measure of a sender's
+ * rate (a sender's writes also count what merely went into its socket
+ * buffer), and a script can take the rate between any two lines as
+ * (total2 - total1) / (t2 - t1).
+ * tcpblast HOST PORT SECONDS [REPORT_MS]: send as fast as TCP allows; every
+ * REPORT_MS (1000) print the bytes sent in that interval, one JSON line
+ * each, so a change of limit is seen as it happens.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,18 +52,52 @@ int main(int argc, char **argv)
 	ssize_t n;
 	int fd;
 
-	if (argc == 4 && !strcmp(argv[1], "-l")) {
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "-l")) {
 		int l = listen_on(atoi(argv[2]));
+		double last;
 
+		report = argc == 5 ? atof(argv[4]) / 1e3 : 0;
 		fd = accept(l, NULL, NULL);
+		if (fd < 0) {
+			perror("accept");
+			return 1;
+		}
 		end = now() + atof(argv[3]);
-		while (now() < end && (n = read(fd, buf, sizeof(buf))) > 0)
-			total += n;
+		last = now();
+		tick = last + report;
+		for (;;) {
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+			double t = now(), wait = end - t;
+
+			if (wait <= 0)
+				break;
+			if (report > 0 && tick - t < wait)
+				wait = tick - t;
+			/* wake for the report even when the sender is held back */
+			if (poll(&p, 1, wait > 0 ? (int)(wait * 1e3) + 1 : 0) > 0) {
+				n = read(fd, buf, sizeof(buf));
+				if (n <= 0)
+					break;
+				total += n;
+				since += n;
+			}
+			t = now();
+			if (report > 0 && t >= tick) {
+				printf("{\"t\": %.3f, \"total\": %lld, \"bytes_per_s\": %.0f}\n",
+				       t, total, since / (t - last));
+				fflush(stdout);
+				since = 0;
+				last = t;
+				while (tick <= t)
+					tick += report;
+			}
+		}
 		printf("{\"received\": %lld}\n", total);
 		return 0;
 	}
 	if (argc != 4 && argc != 5) {
-		fprintf(stderr, "usage: tcpblast -l PORT SECONDS | tcpblast HOST PORT SECONDS [REPORT_MS]\n");
+		fprintf(stderr, "usage: tcpblast -l PORT SECONDS [REPORT_MS] | "
+			"tcpblast HOST PORT SECONDS [REPORT_MS]\n");
 		return 2;
 	}
 	if (argc == 5)

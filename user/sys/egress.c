@@ -16,6 +16,16 @@
 #define MAX_LINKS 16
 /* a loopback GSO packet can be 64 KiB: the bucket must hold at least that */
 #define MIN_BURST (128u << 10)
+/*
+ * And what the rate earns while TCP waits to try again. A segment the
+ * program drops fails in tcp_transmit_skb; with nothing left in flight no
+ * ACK prompts a retry, only the zero-window probe timer: 200 ms (RTO_MIN)
+ * the first time, 500 ms (TCP_RESOURCE_PROBE_INTERVAL) after a failed
+ * probe. A bucket smaller than half a second of rate overflows during that
+ * pause and the tokens lost are throughput lost: with a tenth of a second
+ * a 1 MiB/s limit gave 58% of it. With half a second plus a packet nothing
+ * overflows, so a sender with more to send gets the configured rate.
+ */
 
 struct htm_egress {
 	struct egress_bpf *skel;
@@ -95,7 +105,7 @@ int htm_egress_set(struct htm_egress *e, uint64_t cgid, uint64_t bps)
 	if (!bps)
 		return bpf_map_delete_elem(fd, &cgid) < 0 && errno != ENOENT ? -errno : 0;
 	b.rate_bps = bps;
-	b.burst_bytes = bps / 10 > MIN_BURST ? bps / 10 : MIN_BURST;
+	b.burst_bytes = bps / 2 + MIN_BURST;	/* see MIN_BURST */
 	b.tokens = b.burst_bytes;
 	b.last_ns = 0;
 	return bpf_map_update_elem(fd, &cgid, &b, BPF_ANY) < 0 ? -errno : 0;
