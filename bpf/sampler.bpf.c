@@ -1,30 +1,33 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * htm sampler: per-cgroup run-queue latency, on-CPU time, memory reclaim and
- * OOM kills, for the cgroups htmd governs, plus a system-wide summary.
+ * htm sampler: per-cgroup run-queue latency, on-CPU time and wakeups,
+ * memory reclaim and OOM kills, for the cgroups htmd governs, plus a
+ * system-wide summary.
  *
- * Run-queue wait, from the scheduler's own bookkeeping (CONFIG_SCHED_INFO,
- * on in every distribution kernel through delay accounting or schedstats):
- * when a task is queued the kernel stamps sched_info.last_queued with the
- * run queue's clock (on wakeup, on fork, and when it is preempted while
- * still runnable), and clears it when the task gets the CPU. sched_switch
- * fires after the clock was updated and before the kernel clears the stamp,
- * so there next waited rq->clock - next->sched_info.last_queued: the very
- * delta the kernel adds to its run_delay (/proc/PID/schedstat). One
- * program, no wakeup hook and no per-task storage for waits: the wakeup side, where a
- * runqlat-style tool spends half its cost, is the kernel's. The wait goes
- * into the log2 histogram of next's cgroup (the task that waited, not the
- * waker) and of the summary. A wait over the cgroup's budget (htm_cg_conf)
- * goes to the htm_events ring buffer at once, at most one per cgroup per
- * breach_interval_ns (10 ms): a compare-and-swap on the cgroup's
- * last_breach_ns, so concurrent CPUs cannot both emit. htm_cg_conf is only
- * looked up for waits longer than budget_floor_ns, the smallest budget htmd
- * has set, so ordinary switches never touch it. Like the kernel's run_delay,
- * a wait interrupted by a migration to another CPU counts from the move.
- * On-CPU time: each CPU remembers since when and for which tracked cgroup
- *   it has been running (htm_cpu_state); every switch charges the elapsed
- *   time to that cgroup and to the summary. htmd adds the running segment
- *   when it reads, so a task that never switches out is still counted.
+ * Run-queue wait, the runqlat algorithm keyed by the cgroup of the task that
+ * waited (not the waker, not the task switched out). A wait starts when a
+ * task becomes runnable (woken, forked, or preempted while runnable) and ends
+ * at its sched_switch in. Where it starts is the wait_clock setting:
+ *   sched_info (default where the kernel has it): the kernel itself stamps
+ *     a queued task's sched_info.last_queued with its run queue's clock
+ *     before sched_wakeup fires and clears it after sched_switch, so at
+ *     sched_switch next waited rq->clock - last_queued: the very delta the
+ *     kernel adds to run_delay (/proc/PID/schedstat), with no stamp of ours.
+ *   task_storage (kernels without CONFIG_SCHED_INFO, or on request): the
+ *     wakeup programs and sched_switch (for a preempted prev) stamp the task
+ *     in task storage, sched_switch measures against that.
+ * The wait goes into the log2 histogram of next's cgroup and of the summary.
+ * A wait over the cgroup's budget (htm_cg_conf) goes to the htm_events ring
+ * buffer at once, at most one per cgroup per breach_interval_ns (10 ms): a
+ * compare-and-swap on the cgroup's last_breach_ns, so concurrent CPUs cannot
+ * both emit. htm_cg_conf is only looked up for waits longer than
+ * budget_floor_ns, the smallest budget htmd has set.
+ * On-CPU time is charged to prev's cgroup at sched_switch: for the fair
+ *   class the kernel's own count of the stint (sum_exec_runtime minus its
+ *   value when the task was picked), the clock cpu.stat uses; otherwise the
+ *   time since the switch-in. htm_cpu_state remembers each CPU's running
+ *   task and since when, so htmd can add the stint in progress.
+ * Wakeups (sched_wakeup, sched_wakeup_new) are counted per cgroup.
  * Memory: mm_vmscan_memcg_reclaim_begin/end time each reclaim pass of the
  *   current task (in task storage), charged to its cgroup; mark_victim
  *   counts OOM kills in the victim's cgroup. Both also go to the ring buffer
@@ -33,12 +36,11 @@
  * Only cgroups present in htm_cg_stats are tracked (htmd adds and removes
  * them), so memory and cost do not grow with unrelated cgroups. Counters
  * are per CPU; no shared cache line is written on the hot path except a
- * breach's CAS.
+ * breach's CAS. Task pointers are read as BTF pointers (plain loads).
  *
- * Cost per sched_switch: one clock read, pointer loads through BTF (no
- * probe_read helpers), two per-CPU array lookups and one hash lookup (none
- * when next is in the same cgroup as prev). `make bench` measures it
- * against perf bench sched pipe and a bpftrace script; see README.
+ * Cost per event, sched_info mode (make bench; see README): sched_switch
+ * two per-CPU array lookups and one or two hash lookups (one when prev and
+ * next share a cgroup); a wakeup one array and one hash lookup.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -47,9 +49,14 @@
 
 #include "htm/sampler.h"
 
+#define TASK_RUNNING 0
+
 /* Set by htmd before load. */
 const volatile __u64 breach_interval_ns = 10 * 1000 * 1000;
 const volatile __u64 reclaim_interval_ns = 10 * 1000 * 1000;
+/* enum htm_wait_clock: whose stamp starts a run-queue wait. The verifier
+ * drops the other branch, so each mode pays only for itself. */
+const volatile __u32 wait_clock = HTM_WAIT_SCHED_INFO;
 
 /* Written by htmd at run time: no budget it set is below this, so a shorter
  * wait needs no htm_cg_conf lookup. ~0: no budget set yet. */
@@ -88,13 +95,17 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } htm_events SEC(".maps");
 
-/* When the task's current memcg reclaim pass began. */
+struct task_stamps {
+	__u64 queued_ns;	/* HTM_WAIT_TASK_STORAGE: when it became runnable */
+	__u64 reclaim_ns;	/* when its current memcg reclaim pass began */
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, __u64);
-} htm_reclaim_start SEC(".maps");
+	__type(value, struct task_stamps);
+} htm_task_stamps SEC(".maps");
 
 /* tp_btf arguments are trusted BTF pointers: plain loads, no probe_read */
 static __always_inline __u64 task_cgid(struct task_struct *t)
@@ -187,13 +198,52 @@ static __always_inline void waited(struct task_struct *next, __u64 cgid,
 		     conf->budget_ns, 0);
 }
 
-/* Whether next was queued, and for how long (*wait) it waited for this
- * CPU, by the run queue's clock that stamped it. The run queue is reached
- * through next's group cfs_rq on this CPU (set for every class): the
- * `runqueues` per-CPU symbol cannot be resolved on kernels without
- * CONFIG_KALLSYMS_ALL. A wait can be 0: the kernel skips the clock update
- * when a wakeup preempts at once, and such a wait still counts. */
-static __always_inline bool queued_for(struct task_struct *next, __u64 *wait)
+static __always_inline struct task_stamps *stamps(struct task_struct *t,
+						   bool create)
+{
+	return bpf_task_storage_get(&htm_task_stamps, t, 0,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
+
+/* Wakeups are counted per cgroup; only in task-storage mode do they also
+ * start the wait (in sched_info mode the kernel has stamped the task by
+ * the time this tracepoint fires). */
+static __always_inline void wakeup(struct task_struct *p)
+{
+	struct htm_cg_stats *s;
+	struct task_stamps *ts;
+	__u64 cgid = task_cgid(p);
+
+	if (wait_clock == HTM_WAIT_TASK_STORAGE && (ts = stamps(p, true)))
+		ts->queued_ns = bpf_ktime_get_ns();
+	if ((s = all_stats()))
+		s->wakeups++;
+	if ((s = bpf_map_lookup_elem(&htm_cg_stats, &cgid)))
+		s->wakeups++;
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(htm_sched_wakeup, struct task_struct *p)
+{
+	wakeup(p);
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(htm_sched_wakeup_new, struct task_struct *p)
+{
+	wakeup(p);
+	return 0;
+}
+
+/* sched_info mode: whether next was queued, and for how long (*wait) it
+ * waited for this CPU, by the run queue's clock that stamped it. The run
+ * queue is reached through next's group cfs_rq on this CPU (set for every
+ * class): the `runqueues` per-CPU symbol cannot be resolved on kernels
+ * without CONFIG_KALLSYMS_ALL. A wait can be 0: the kernel skips the clock
+ * update when a wakeup preempts at once, and such a wait still counts. */
+static __always_inline bool kernel_queued_for(struct task_struct *next,
+					      __u64 *wait)
 {
 	struct cfs_rq *cfs_rq;
 	__u64 queued, clock;
@@ -211,49 +261,89 @@ static __always_inline bool queued_for(struct task_struct *next, __u64 *wait)
 	return true;
 }
 
+/* Task-storage mode: prev, preempted while runnable, is queued again from
+ * now; next waited since its stamp. */
+static __always_inline bool stamped_queued_for(struct task_struct *prev,
+					       struct task_struct *next,
+					       __u64 now, __u64 *wait)
+{
+	struct task_stamps *ts;
+
+	if (prev->__state == TASK_RUNNING && (ts = stamps(prev, true)))
+		ts->queued_ns = now;
+	ts = stamps(next, false);
+	if (!ts || !ts->queued_ns)
+		return false;
+	*wait = now > ts->queued_ns ? now - ts->queued_ns : 0;
+	ts->queued_ns = 0;
+	return true;
+}
+
+/* Policies of the fair class (SCHED_NORMAL, SCHED_BATCH, SCHED_IDLE). */
+static __always_inline bool fair_policy(unsigned int policy)
+{
+	return policy == 0 || policy == 3 || policy == 5;
+}
+
+/* CPU time of prev's stint that ends now. The fair class keeps it itself:
+ * update_curr() has just brought sum_exec_runtime up to date, and
+ * prev_sum_exec_runtime is where it stood when the task was picked. That
+ * is the clock cpu.stat counts with, and it does not depend on our having
+ * seen the switch-in: some kernels switch tasks without the tracepoint
+ * (seen on a 6.18 build), which would otherwise lose the whole stint.
+ * Other classes: the time since the switch-in we saw, if we saw it. */
+static __always_inline __u64 stint_ns(struct task_struct *prev,
+				      const struct htm_cpu_state *cpu, __u64 now)
+{
+	if (!prev->pid)
+		return 0;
+	if (fair_policy(prev->policy))
+		return prev->se.sum_exec_runtime - prev->se.prev_sum_exec_runtime;
+	return cpu->pid == (__u64)prev->pid && cpu->since_ns && now > cpu->since_ns
+	       ? now - cpu->since_ns : 0;
+}
+
 SEC("tp_btf/sched_switch")
 int BPF_PROG(htm_sched_switch, bool preempt, struct task_struct *prev,
 	     struct task_struct *next)
 {
-	struct htm_cg_stats *all = all_stats(), *ran_in = NULL, *tracked;
+	struct htm_cg_stats *all = all_stats(), *ran_in, *tracked;
 	struct htm_cpu_state *cpu;
 	__u64 now = bpf_ktime_get_ns(), cgid = task_cgid(next), wait = 0;
+	__u64 prev_cgid = task_cgid(prev), ran;
 	__u32 zero = 0;
 
 	cpu = bpf_map_lookup_elem(&htm_cpu_state, &zero);
 	if (!cpu)
 		return 0;
-	if (cpu->since_ns) {
-		__u64 ran = now - cpu->since_ns;
-
-		if (cpu->running && all)
+	ran = stint_ns(prev, cpu, now);
+	ran_in = bpf_map_lookup_elem(&htm_cg_stats, &prev_cgid);
+	if (ran) {
+		if (all)
 			all->oncpu_ns += ran;
-		if (cpu->cgid && (ran_in = bpf_map_lookup_elem(&htm_cg_stats, &cpu->cgid)))
+		if (ran_in)
 			ran_in->oncpu_ns += ran;
 	}
 	/* switches within one cgroup (a pipe, a thread pool) look it up once */
-	if (cgid == cpu->last_cgid)
-		tracked = cpu->cgid ? ran_in : NULL;
-	else
-		tracked = bpf_map_lookup_elem(&htm_cg_stats, &cgid);
-	if (queued_for(next, &wait))
+	tracked = cgid == prev_cgid ? ran_in : bpf_map_lookup_elem(&htm_cg_stats, &cgid);
+	if (wait_clock == HTM_WAIT_SCHED_INFO ? kernel_queued_for(next, &wait)
+					      : stamped_queued_for(prev, next, now, &wait))
 		waited(next, cgid, wait, now, all, tracked);
+	/* for htmd, which adds the running stint when it reads */
 	cpu->since_ns = now;
-	cpu->last_cgid = cgid;
 	cpu->cgid = tracked ? cgid : 0;
 	cpu->running = next->pid != 0;
+	cpu->pid = next->pid;
 	return 0;
 }
 
 SEC("tp_btf/mm_vmscan_memcg_reclaim_begin")
 int BPF_PROG(htm_reclaim_begin, int order, gfp_t gfp_flags)
 {
-	__u64 *start;
+	struct task_stamps *ts = stamps(bpf_get_current_task_btf(), true);
 
-	start = bpf_task_storage_get(&htm_reclaim_start, bpf_get_current_task_btf(),
-				     0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (start)
-		*start = bpf_ktime_get_ns();
+	if (ts)
+		ts->reclaim_ns = bpf_ktime_get_ns();
 	return 0;
 }
 
@@ -263,13 +353,13 @@ int BPF_PROG(htm_reclaim_end, unsigned long nr_reclaimed)
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct htm_cg_stats *s;
 	struct htm_cg_conf *conf;
-	__u64 now = bpf_ktime_get_ns(), took, cgid, *start;
+	struct task_stamps *ts = stamps(t, false);
+	__u64 now = bpf_ktime_get_ns(), took, cgid;
 
-	start = bpf_task_storage_get(&htm_reclaim_start, t, 0, 0);
-	if (!start || !*start)
+	if (!ts || !ts->reclaim_ns)
 		return 0;
-	took = now - *start;
-	*start = 0;
+	took = now - ts->reclaim_ns;
+	ts->reclaim_ns = 0;
 	if ((s = all_stats())) {
 		s->reclaim_count++;
 		s->reclaim_ns += took;

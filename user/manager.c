@@ -693,6 +693,7 @@ int htm_manager_start(struct htm_manager *m)
 	if (r < 0)
 		return r;
 	sopts.pin_dir = m->cfg.bpf_pin_dir;
+	sopts.wait_clock = m->cfg.runqueue_clock;
 	sopts.on_event = monitor_on_sampler_event;
 	sopts.ctx = m;
 	r = htm_sampler_new(&m->sampler, &sopts, m->sampler_error,

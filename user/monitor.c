@@ -662,6 +662,7 @@ cJSON *monitor_status_json(struct htm_manager *m)
 		a = cJSON_AddArrayToObject(o, "off");
 		for (int i = 0; a && i < info->noff; i++)
 			cJSON_AddItemToArray(a, cJSON_CreateString(info->off[i]));
+		cJSON_AddStringToObject(o, "runqueue_clock", info->wait_clock);
 		if (info->pin_dir)
 			cJSON_AddStringToObject(o, "pin_dir", info->pin_dir);
 		else

@@ -25,6 +25,7 @@ struct htm_cg_stats {
 	__u64 wait_count;		/* run-queue waits ended (switch-ins) */
 	__u64 wait_ns;			/* their total */
 	__u64 oncpu_ns;			/* time on CPU, charged at switch-out */
+	__u64 wakeups;			/* sched_wakeup + sched_wakeup_new */
 	__u64 breaches;			/* waits over the budget (before rate limit) */
 	__u64 reclaim_count;		/* memcg reclaim passes by its tasks */
 	__u64 reclaim_ns;
@@ -40,12 +41,19 @@ struct htm_cg_conf {
 	__u64 last_reclaim_ns;
 };
 
-/* htm_cpu_state: who is on each CPU since when, to charge on-CPU time. */
+/* htm_cpu_state: who is on each CPU since when, so that htmd can add the
+ * stint in progress (a stint is charged when it ends). */
 struct htm_cpu_state {
 	__u64 since_ns;			/* last sched_switch on this CPU */
 	__u64 cgid;			/* tracked cgroup of the running task, or 0 */
 	__u64 running;			/* 1 unless the idle task runs */
-	__u64 last_cgid;		/* its cgroup, tracked or not */
+	__u64 pid;			/* the running task */
+};
+
+/* What starts a run-queue wait (the sampler's wait_clock setting). */
+enum htm_wait_clock {
+	HTM_WAIT_SCHED_INFO = 0,	/* the kernel's sched_info.last_queued */
+	HTM_WAIT_TASK_STORAGE = 1,	/* our stamp at wakeup / preemption */
 };
 
 enum htm_event_type {

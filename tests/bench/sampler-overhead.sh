@@ -33,7 +33,8 @@
 # to run, 77 (after a "skip:" line) if it cannot run here (not root, a tool
 # missing, no cgroup2).
 #
-# Knobs (environment): ROUNDS (5, undisturbed rounds wanted), BUDGET (150,
+# Knobs (environment): RUNQUEUE_CLOCK (unset: htmd's default; task_storage:
+# the fallback), ROUNDS (5, undisturbed rounds wanted), BUDGET (150,
 # seconds: no new round starts after that), RUN_SECS (2, seconds per run;
 # sets the loop count from a calibration run), LOOPS (fixed loop count
 # instead), BENCH_CPU (0), BT_SETTLE (1, seconds after bpftrace attached).
@@ -206,9 +207,14 @@ SOCK=$T/s.sock
 # No BPF pins (the default /sys/fs/bpf/htm belongs to the machine's htmd);
 # and, where htmd knows the key, no kernel.task_delayacct flip: it is a
 # global switch other daemons here rely on, and it is not the sampler.
-echo '{"bpf_pin_dir": "", "delay_accounting": false}' >"$T/htmd.json"
+# RUNQUEUE_CLOCK=task_storage measures the sampler's fallback (its own
+# wakeup stamps in task storage) instead of the kernel's sched_info stamps.
+CLOCK_KV=${RUNQUEUE_CLOCK:+, \"runqueue_clock\": \"$RUNQUEUE_CLOCK\"}
+echo "{\"bpf_pin_dir\": \"\", \"delay_accounting\": false$CLOCK_KV}" >"$T/htmd.json"
 "$HTMD" --check-config "$T/htmd.json" >/dev/null 2>&1 ||
-	echo '{"bpf_pin_dir": ""}' >"$T/htmd.json"
+	echo "{\"bpf_pin_dir\": \"\"$CLOCK_KV}" >"$T/htmd.json"
+"$HTMD" --check-config "$T/htmd.json" >/dev/null 2>&1 ||
+	die "htmd refuses the bench's config: $(cat "$T/htmd.json")"
 "$HTMD" --check-config "$T/htmd.json" >/dev/null 2>&1 ||
 	die "htmd rejects the config $(cat "$T/htmd.json")"
 
@@ -459,6 +465,7 @@ fi
 WAIT_SECS=$(awk -v n="$LOOPS" -v u="$CAL_US" 'BEGIN { printf "%d", 30 + 5 * n * u / 1e6 }')
 
 say "htm sampler overhead: perf bench sched pipe -l $LOOPS on CPU $CPU (calibration: $CAL_US us per round trip)"
+say "sampler runqueue_clock: ${RUNQUEUE_CLOCK:-default (sched_info where the kernel has it)}"
 say "kernel $(uname -r), $(nproc) CPUs, htmd $HTMD, $(bpftrace --version 2>/dev/null), $(basename "$BT_SCRIPT")"
 say "$ROUNDS undisturbed rounds x ${#CONFIGS[@]} configurations wanted (no new round after ${BUDGET} s), interleaved;"
 say "the first configuration rotates each round"

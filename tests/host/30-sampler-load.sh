@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # 30-sampler-load: the sampler's programs load and attach: status says
-# attached and lists htm_sched_switch; bpftool sees
+# attached and lists htm_sched_switch/_wakeup/_wakeup_new; bpftool sees
 # those programs behind the links pinned in the pin dir; a task's cgroup_id
 # is the inode number of its cgroup directory and is a key of htm_cg_stats
 # (and htm_cg_conf) while the task runs, and no longer once it finished.
@@ -12,7 +12,7 @@ require_cmd bpftool
 [ -r /sys/kernel/btf/vmlinux ] || skip "no kernel BTF (/sys/kernel/btf/vmlinux)"
 bpftool prog show >/dev/null 2>&1 || skip "bpftool prog show fails here: no BPF"
 
-PROGS="htm_sched_switch"
+PROGS="htm_sched_switch htm_sched_wakeup htm_sched_wakeup_new"
 
 # The htm_cg_stats / htm_cg_conf keys, one per line, from the maps' BTF.
 map_keys() { # MAP

@@ -15,7 +15,7 @@ bpftool prog show >/dev/null 2>&1 || skip "bpftool prog show fails here: no BPF"
 
 P=/sys/fs/bpf/htm-test-$$-$TEST_NAME
 MAPS="htm_cg_stats htm_cg_conf htm_all_stats htm_cpu_state htm_events"
-LINKS="htm_sched_switch"
+LINKS="htm_sched_switch htm_sched_wakeup htm_sched_wakeup_new"
 write_config "$T/htmd.json" "{ \"bpf_pin_dir\": \"$P\", \"sample_period\": \"200ms\" }"
 [ "$(jq -r .bpf_pin_dir "$T/htmd.json")" = "$P" ] || skip "this htmd does not know bpf_pin_dir"
 
@@ -50,10 +50,10 @@ none_exist() {
 	return 0
 }
 
-# the system-wide count of run-queue waits in PIN_DIR/htm_all_stats, all CPUs
-all_waits() {
+# the system-wide wakeup count in PIN_DIR/htm_all_stats, all CPUs
+all_wakeups() {
 	bpftool -j map dump pinned "$1/htm_all_stats" 2>/dev/null |
-		jq '[.[0].formatted.values[].value.wait_count] | add'
+		jq '[.[0].formatted.values[].value.wakeups] | add'
 }
 
 sampler_attached() {
@@ -142,13 +142,13 @@ check_pins "after SIGKILL"
 for i in $ids2; do prog_exists "$i" || fail_later "program $i is gone after SIGKILL"; done
 # shellcheck disable=SC2086
 for i in $links2; do link_exists "$i" || fail_later "link $i is gone after SIGKILL"; done
-n0=$(all_waits "$P")
+n0=$(all_wakeups "$P")
 sleep 0.3
-n1=$(all_waits "$P")
+n1=$(all_wakeups "$P")
 if [[ $n0 =~ ^[0-9]+$ && $n1 =~ ^[0-9]+$ ]] && [ "$n1" -gt "$n0" ]; then
-	ok "the stale programs still run: htm_all_stats wait_count $n0 -> $n1 in 0.3 s"
+	ok "the stale programs still run: htm_all_stats wakeups $n0 -> $n1 in 0.3 s"
 else
-	fail_later "after SIGKILL, htm_all_stats wait_count did not grow ($n0 -> $n1): are the programs still attached?"
+	fail_later "after SIGKILL, htm_all_stats wakeups did not grow ($n0 -> $n1): are the programs still attached?"
 fi
 
 say "the next htmd replaces the stale pins"

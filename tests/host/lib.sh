@@ -264,7 +264,8 @@ base_config() {
 	if [ -z "${BASE_CONFIG:-}" ]; then
 		BASE_CONFIG='{}'
 		for kv in "\"bpf_pin_dir\": \"/sys/fs/bpf/htm-test-$$-$TEST_NAME\"" \
-			'"delay_accounting": false' "$STRESS_OFF"; do
+			'"delay_accounting": false' "$STRESS_OFF" \
+			${HTM_RUNQUEUE_CLOCK:+"\"runqueue_clock\": \"$HTM_RUNQUEUE_CLOCK\""}; do
 			echo "{ $kv }" >"$T/.probe.json"
 			"$HTMD" --check-config "$T/.probe.json" >/dev/null 2>&1 &&
 				BASE_CONFIG=$(jq -c --argjson b "{ $kv }" '. + $b' <<<"$BASE_CONFIG")

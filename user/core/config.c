@@ -15,6 +15,11 @@
 #include "pathfmt.h"
 #include "schema.h"
 
+const char *const htm_runqueue_clock_names[] = {
+	[HTM_RQCLOCK_AUTO] = "auto", [HTM_RQCLOCK_SCHED_INFO] = "sched_info",
+	[HTM_RQCLOCK_TASK_STORAGE] = "task_storage", NULL,
+};
+
 const char *const htm_log_level_names[] = {
 	[LOG_EMERG] = "emerg", [LOG_ALERT] = "alert", [LOG_CRIT] = "crit",
 	[LOG_ERR] = "err", [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
@@ -282,6 +287,8 @@ static const struct htm_field config_fields[] = {
 	  .offset = offsetof(struct htm_config, bpf_pin_dir), .size = 256 },
 	{ .name = "delay_accounting", .type = HTM_F_BOOL,
 	  .offset = offsetof(struct htm_config, delay_accounting) },
+	{ .name = "runqueue_clock", .type = HTM_F_ENUM, .names = htm_runqueue_clock_names,
+	  .offset = offsetof(struct htm_config, runqueue_clock) },
 	{ .name = "psi_triggers", .type = HTM_F_OBJECT, .fields = psi_fields },
 	{ .name = "stress", .type = HTM_F_OBJECT, .fields = stress_fields },
 	{ .name = "approvals", .type = HTM_F_OBJECT, .fields = approval_fields },

@@ -44,6 +44,7 @@ struct htm_config {
 	uint64_t sample_period_ns;	/* 100ms..60s */
 	char bpf_pin_dir[256];		/* empty: do not pin */
 	bool delay_accounting;		/* kernel.task_delayacct on while running */
+	int runqueue_clock;		/* enum htm_runqueue_clock */
 	/* "some 150000 1000000"; empty: no trigger on that resource */
 	char psi_trigger[HTM_RES_COUNT][64];
 	struct htm_stress_config stress;
@@ -63,6 +64,14 @@ struct htm_config {
 /* "512M", "2G", "25%": bytes, or a share of total RAM. */
 int htm_memory_size(const char *s, uint64_t total_bytes, uint64_t *out);
 
+/* What starts a run-queue wait in the sampler: auto picks sched_info
+ * where the kernel keeps it. */
+enum htm_runqueue_clock {
+	HTM_RQCLOCK_AUTO,
+	HTM_RQCLOCK_SCHED_INFO,
+	HTM_RQCLOCK_TASK_STORAGE,
+};
+extern const char *const htm_runqueue_clock_names[];
 extern const char *const htm_log_level_names[];	/* indexed by syslog level */
 
 void htm_config_defaults(struct htm_config *c);

@@ -16,6 +16,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "core/config.h"
 #include "core/pathfmt.h"
 #include "log.h"
 #include "sampler.h"
@@ -111,13 +112,21 @@ static void probe_features(struct htm_sampler *s)
 
 	if (!btf)
 		return;	/* load will fail and say why */
-	/* the program guards both reads with CO-RE: waits are just never seen */
-	if ((!struct_has_member(btf, "sched_info", "last_queued") ||
-	     !struct_has_member(btf, "cfs_rq", "rq")) && s->info.noff < 4) {
-		s->info.off[s->info.noff++] = "run-queue latency off: the kernel keeps no "
-			"sched_info (CONFIG_SCHED_INFO) or no group scheduling "
-			"(CONFIG_FAIR_GROUP_SCHED)";
-		htm_log(LOG_WARNING, "sampler: %s", s->info.off[s->info.noff - 1]);
+	/* The kernel's own stamp costs nothing at wakeup; without sched_info
+	 * (or group scheduling, the way to the run queue's clock) waits are
+	 * stamped in task storage instead. */
+	if (s->opts.wait_clock != HTM_RQCLOCK_TASK_STORAGE &&
+	    struct_has_member(btf, "sched_info", "last_queued") &&
+	    struct_has_member(btf, "cfs_rq", "rq")) {
+		s->skel->rodata->wait_clock = HTM_WAIT_SCHED_INFO;
+		s->info.wait_clock = "sched_info";
+	} else {
+		if (s->opts.wait_clock == HTM_RQCLOCK_SCHED_INFO)
+			htm_log(LOG_WARNING, "sampler: runqueue_clock sched_info: the kernel "
+				"keeps no sched_info (CONFIG_SCHED_INFO) or no group scheduling, "
+				"using task storage");
+		s->skel->rodata->wait_clock = HTM_WAIT_TASK_STORAGE;
+		s->info.wait_clock = "task_storage";
 	}
 	if (!tracepoint_arg_is_ptr(btf, "mark_victim", 0))
 		feature_off(s, s->skel->progs.htm_mark_victim,
@@ -210,7 +219,11 @@ static int pin_links(struct htm_sampler *s)
 
 		if (!bpf_program__autoload(p))
 			continue;
-		if (p == s->skel->progs.htm_sched_switch)
+		if (p == s->skel->progs.htm_sched_wakeup)
+			link = &s->skel->links.htm_sched_wakeup;
+		else if (p == s->skel->progs.htm_sched_wakeup_new)
+			link = &s->skel->links.htm_sched_wakeup_new;
+		else if (p == s->skel->progs.htm_sched_switch)
 			link = &s->skel->links.htm_sched_switch;
 		else if (p == s->skel->progs.htm_reclaim_begin)
 			link = &s->skel->links.htm_reclaim_begin;
@@ -328,6 +341,7 @@ fail:
 static void unpin_all(struct htm_sampler *s)
 {
 	struct bpf_link *links[] = {
+		s->skel->links.htm_sched_wakeup, s->skel->links.htm_sched_wakeup_new,
 		s->skel->links.htm_sched_switch, s->skel->links.htm_reclaim_begin,
 		s->skel->links.htm_reclaim_end, s->skel->links.htm_mark_victim,
 	};

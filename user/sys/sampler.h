@@ -19,6 +19,7 @@ struct htm_sampler;
 struct htm_sampler_opts {
 	const char *pin_dir;		/* NULL or "": do not pin */
 	uint64_t breach_interval_ns;	/* kernel rate limit per cgroup */
+	int wait_clock;			/* enum htm_runqueue_clock */
 	/* Called for each ring-buffer record from htm_sampler_consume. */
 	void (*on_event)(void *ctx, const struct htm_event *e);
 	void *ctx;
@@ -31,6 +32,7 @@ struct htm_sampler_info {
 	const char *off[4];		/* "oom_kills: <why>" */
 	int noff;
 	const char *pin_dir;		/* NULL when not pinned */
+	const char *wait_clock;		/* "sched_info" or "task_storage" */
 };
 
 /* Open, probe, load, attach, pin. On failure a negative errno and, in

@@ -15,7 +15,7 @@ state=$(echo "$st" | jq -r .sampler.state)
 n=$(echo "$st" | jq '.sampler.programs | length')
 off=$(echo "$st" | jq -c .sampler.off)
 info "sampler: $n programs attached, off: $off"
-[ "$n" -eq 4 ] && [ "$off" = "[]" ] && result_pass sampler-loads-on-6.1 ||
+[ "$n" -eq 6 ] && [ "$off" = "[]" ] && result_pass sampler-loads-on-6.1 ||
 	result_fail sampler-loads-on-6.1 "$n programs, off $off"
 [ -e /sys/fs/bpf/htm/htm_cg_stats ] && [ -e /sys/fs/bpf/htm/link_htm_sched_switch ] ||
 	fail "maps or links not pinned under /sys/fs/bpf/htm: $(ls /sys/fs/bpf/htm)"
