@@ -13,6 +13,8 @@
  *     before sched_wakeup fires and clears it after sched_switch, so at
  *     sched_switch next waited rq->clock - last_queued: the very delta the
  *     kernel adds to run_delay (/proc/PID/schedstat), with no stamp of ours.
+ *     Nothing of ours runs at wakeup: htmd does not attach the wakeup
+ *     programs in this mode.
  *   task_storage (kernels without CONFIG_SCHED_INFO, or on request): the
  *     wakeup programs and sched_switch (for a preempted prev) stamp the task
  *     in task storage, sched_switch measures against that.
@@ -27,7 +29,12 @@
  *   value when the task was picked), the clock cpu.stat uses; otherwise the
  *   time since the switch-in. htm_cpu_state remembers each CPU's running
  *   task and since when, so htmd can add the stint in progress.
- * Wakeups (sched_wakeup, sched_wakeup_new) are counted per cgroup.
+ * Wakeups are counted where the sleep they end begins: a switch-out of a
+ *   task that blocks (not preempted, not runnable) is followed by exactly
+ *   one wakeup. Counting there costs one compare in a cgroup already looked
+ *   up, where a wakeup program would cost a dispatch and a hash lookup per
+ *   wakeup (a third of the sampler's cost in the pipe benchmark). Wakeups
+ *   of a task that had not yet slept, which move nothing, are not counted.
  * Memory: mm_vmscan_memcg_reclaim_begin/end time each reclaim pass of the
  *   current task (in task storage), charged to its cgroup; mark_victim
  *   counts OOM kills in the victim's cgroup. Both also go to the ring buffer
@@ -38,9 +45,12 @@
  * are per CPU; no shared cache line is written on the hot path except a
  * breach's CAS. Task pointers are read as BTF pointers (plain loads).
  *
- * Cost per event, sched_info mode (make bench; see README): sched_switch
- * two per-CPU array lookups and one or two hash lookups (one when prev and
- * next share a cgroup); a wakeup one array and one hash lookup.
+ * Cost per event, sched_info mode (tests/bench/sampler-overhead.sh, see
+ * README): sched_switch only, two per-CPU array lookups and one or two
+ * hash lookups (one when prev and next share a cgroup), about 165 ns with
+ * kernel.bpf_stats_enabled on this project's 6.18 test host. Task-storage
+ * mode adds a task-storage lookup and a clock read per wakeup (~110 ns)
+ * and two task-storage lookups per switch.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -205,21 +215,15 @@ static __always_inline struct task_stamps *stamps(struct task_struct *t,
 				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
 }
 
-/* Wakeups are counted per cgroup; only in task-storage mode do they also
- * start the wait (in sched_info mode the kernel has stamped the task by
- * the time this tracepoint fires). */
+/* Task-storage mode only: a wakeup starts the task's wait. (In sched_info
+ * mode the kernel has stamped the task by the time this tracepoint fires,
+ * and htmd does not attach these programs at all.) */
 static __always_inline void wakeup(struct task_struct *p)
 {
-	struct htm_cg_stats *s;
 	struct task_stamps *ts;
-	__u64 cgid = task_cgid(p);
 
 	if (wait_clock == HTM_WAIT_TASK_STORAGE && (ts = stamps(p, true)))
 		ts->queued_ns = bpf_ktime_get_ns();
-	if ((s = all_stats()))
-		s->wakeups++;
-	if ((s = bpf_map_lookup_elem(&htm_cg_stats, &cgid)))
-		s->wakeups++;
 }
 
 SEC("tp_btf/sched_wakeup")
@@ -310,19 +314,23 @@ int BPF_PROG(htm_sched_switch, bool preempt, struct task_struct *prev,
 	struct htm_cg_stats *all = all_stats(), *ran_in, *tracked;
 	struct htm_cpu_state *cpu;
 	__u64 now = bpf_ktime_get_ns(), cgid = task_cgid(next), wait = 0;
-	__u64 prev_cgid = task_cgid(prev), ran;
+	__u64 prev_cgid = task_cgid(prev), ran, blocked;
 	__u32 zero = 0;
 
 	cpu = bpf_map_lookup_elem(&htm_cpu_state, &zero);
 	if (!cpu)
 		return 0;
 	ran = stint_ns(prev, cpu, now);
+	/* prev blocks (is not preempted): one wakeup will end this sleep */
+	blocked = !preempt && prev->__state != TASK_RUNNING;
 	ran_in = bpf_map_lookup_elem(&htm_cg_stats, &prev_cgid);
-	if (ran) {
-		if (all)
-			all->oncpu_ns += ran;
-		if (ran_in)
-			ran_in->oncpu_ns += ran;
+	if (all) {
+		all->oncpu_ns += ran;
+		all->wakeups += blocked;
+	}
+	if (ran_in) {
+		ran_in->oncpu_ns += ran;
+		ran_in->wakeups += blocked;
 	}
 	/* switches within one cgroup (a pipe, a thread pool) look it up once */
 	tracked = cgid == prev_cgid ? ran_in : bpf_map_lookup_elem(&htm_cg_stats, &cgid);

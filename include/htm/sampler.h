@@ -19,18 +19,21 @@
 /* Key of the system-wide summary in htm_cg_stats; no cgroup has id 0. */
 #define HTM_CGID_ALL		0
 
-/* htm_cg_stats: per-CPU counters per tracked cgroup; htmd sums the CPUs. */
+/* htm_cg_stats: per-CPU counters per tracked cgroup; htmd sums the CPUs.
+ * The counters sched_switch writes come first, so that they share one
+ * cache line with each other (the histogram slot is a second one). */
 struct htm_cg_stats {
-	__u64 wait_hist[HTM_HIST_SLOTS];
 	__u64 wait_count;		/* run-queue waits ended (switch-ins) */
 	__u64 wait_ns;			/* their total */
 	__u64 oncpu_ns;			/* time on CPU, charged at switch-out */
-	__u64 wakeups;			/* sched_wakeup + sched_wakeup_new */
+	__u64 wakeups;			/* blocks: switch-outs of a task going to
+					 * sleep, each ended by one wakeup */
 	__u64 breaches;			/* waits over the budget (before rate limit) */
 	__u64 reclaim_count;		/* memcg reclaim passes by its tasks */
 	__u64 reclaim_ns;
 	__u64 reclaimed_pages;
 	__u64 oom_kills;
+	__u64 wait_hist[HTM_HIST_SLOTS];
 };
 
 /* htm_cg_conf: one entry per cgroup htmd governs, written by htmd. Only

@@ -1,7 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # 30-sampler-load: the sampler's programs load and attach: status says
-# attached and lists htm_sched_switch/_wakeup/_wakeup_new; bpftool sees
+# attached and lists htm_sched_switch (and, in task-storage mode only,
+# htm_sched_wakeup/_wakeup_new: in sched_info mode nothing of ours may run
+# at wakeup); bpftool sees
 # those programs behind the links pinned in the pin dir; a task's cgroup_id
 # is the inode number of its cgroup directory and is a key of htm_cg_stats
 # (and htm_cg_conf) while the task runs, and no longer once it finished.
@@ -11,8 +13,6 @@ require_cmd bpftool
 # BPF at all: kernel BTF, and the bpf() syscall answers this shell
 [ -r /sys/kernel/btf/vmlinux ] || skip "no kernel BTF (/sys/kernel/btf/vmlinux)"
 bpftool prog show >/dev/null 2>&1 || skip "bpftool prog show fails here: no BPF"
-
-PROGS="htm_sched_switch htm_sched_wakeup htm_sched_wakeup_new"
 
 # The htm_cg_stats / htm_cg_conf keys, one per line, from the maps' BTF.
 map_keys() { # MAP
@@ -28,6 +28,20 @@ info "sampler: $(jqr "$sampler" '{state, reason, programs, off, pin_dir}' -c)"
 [ "$(jqr "$sampler" .state)" = attached ] ||
 	fail "sampler state is '$(jqr "$sampler" .state)' ($(jqr "$sampler" .reason)), expected attached"
 ok "sampler attached"
+WAKE_PROGS="htm_sched_wakeup htm_sched_wakeup_new"
+clock=$(jqr "$sampler" .runqueue_clock)
+case $clock in
+sched_info) PROGS=htm_sched_switch NOT_PROGS=$WAKE_PROGS ;;
+task_storage) PROGS="htm_sched_switch $WAKE_PROGS" NOT_PROGS= ;;
+*) fail "status .sampler.runqueue_clock is '$clock'" ;;
+esac
+for p in $NOT_PROGS; do
+	if jqr "$sampler" '.programs | index($p) != null' -e --arg p "$p" >/dev/null; then
+		fail_later "runqueue_clock $clock, yet $p is attached: $(jqr "$sampler" .programs -c)"
+	else
+		ok "runqueue_clock $clock: $p not attached"
+	fi
+done
 missing=
 for p in $PROGS; do
 	jqr "$sampler" '.programs | index($p) != null' -e --arg p "$p" >/dev/null ||

@@ -15,7 +15,10 @@ bpftool prog show >/dev/null 2>&1 || skip "bpftool prog show fails here: no BPF"
 
 P=/sys/fs/bpf/htm-test-$$-$TEST_NAME
 MAPS="htm_cg_stats htm_cg_conf htm_all_stats htm_cpu_state htm_events"
-LINKS="htm_sched_switch htm_sched_wakeup htm_sched_wakeup_new"
+# the wakeup programs are attached in task-storage mode only
+LINKS=htm_sched_switch
+[ "${HTM_RUNQUEUE_CLOCK:-}" != task_storage ] ||
+	LINKS="$LINKS htm_sched_wakeup htm_sched_wakeup_new"
 write_config "$T/htmd.json" "{ \"bpf_pin_dir\": \"$P\", \"sample_period\": \"200ms\" }"
 [ "$(jq -r .bpf_pin_dir "$T/htmd.json")" = "$P" ] || skip "this htmd does not know bpf_pin_dir"
 

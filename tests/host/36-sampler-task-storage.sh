@@ -5,7 +5,7 @@
 # kernels without CONFIG_SCHED_INFO (or with "runqueue_clock":
 # "task_storage") the wakeup programs stamp tasks in task storage instead.
 # This host has sched_info, so the fallback is forced here: status must say
-# so, and the run-queue checks of 32 (waits vs the kernel's switch-ins and
+# so, the wakeup programs must be attached (30), and the run-queue checks of 32 (waits vs the kernel's switch-ins and
 # run_delay) and 33 (waits vs an independent bpftrace count) must hold in
 # that mode too.
 . "$(dirname "$0")/lib.sh"
@@ -23,7 +23,7 @@ ok "status: runqueue_clock $clock"
 stop_htmd
 
 here=$(dirname "$0")
-for t in 32-sampler-runqueue 33-sampler-bpftrace; do
+for t in 30-sampler-load 32-sampler-runqueue 33-sampler-bpftrace; do
 	say "$t with runqueue_clock task_storage"
 	rc=0
 	HTM_RUNQUEUE_CLOCK=task_storage BUILD=$BUILD bash "$here/$t.sh" >"$T/$t.log" 2>&1 || rc=$?

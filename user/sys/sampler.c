@@ -120,6 +120,9 @@ static void probe_features(struct htm_sampler *s)
 	    struct_has_member(btf, "cfs_rq", "rq")) {
 		s->skel->rodata->wait_clock = HTM_WAIT_SCHED_INFO;
 		s->info.wait_clock = "sched_info";
+		/* the kernel stamps the wakeup; nothing of ours need run there */
+		bpf_program__set_autoload(s->skel->progs.htm_sched_wakeup, false);
+		bpf_program__set_autoload(s->skel->progs.htm_sched_wakeup_new, false);
 	} else {
 		if (s->opts.wait_clock == HTM_RQCLOCK_SCHED_INFO)
 			htm_log(LOG_WARNING, "sampler: runqueue_clock sched_info: the kernel "
