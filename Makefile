@@ -101,6 +101,21 @@ test: all unit $(TEST_BINS)
 vmtest: all $(TEST_BINS)
 	TESTS=vm tests/run.sh $(BUILD)
 
+# On demand, not part of `make test`: every tests/bench/*.sh in turn, each
+# given $(BUILD) (what each measures is in its header). One that cannot run
+# here (exit 77) is reported as skipped; a failure fails the target once all
+# have run.
+bench: all $(TEST_BINS)
+	@rc=0; for b in tests/bench/*.sh; do \
+		echo "=== $$b $(BUILD)"; \
+		$$b $(BUILD); s=$$?; \
+		case $$s in \
+		0) echo "=== $$b: done" ;; \
+		77) echo "=== $$b: skipped" ;; \
+		*) echo "=== $$b: failed (exit status $$s)"; rc=1 ;; \
+		esac; \
+	done; exit $$rc
+
 # vmlinux.h comes from a 6.1 kernel's BTF (the VM tier's kernel), so that
 # CO-RE relocations are checked against the oldest kernel we test.
 VMLINUZ ?= $(lastword $(wildcard /boot/vmlinuz-6.1.*))

@@ -361,7 +361,8 @@ cJSON *egress_json(struct htm_manager *m, const struct htm_task *t)
 void governor_reaction(struct htm_manager *m, enum htm_reaction kind,
 		       uint64_t event_ns, uint64_t done_ns)
 {
-	if (!done_ns || done_ns < event_ns)
+	/* observe-only: the decision was made, but no file was written */
+	if (!done_ns || done_ns < event_ns || m->cfg.observe)
 		return;
 	m->reaction_us[kind][m->reaction_next[kind]] = (double)(done_ns - event_ns) / 1e3;
 	m->reaction_next[kind] = (m->reaction_next[kind] + 1) % 1024;

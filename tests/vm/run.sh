@@ -21,6 +21,10 @@
 #   VMTEST_OUT=dir           where the initramfs and logs go (default BUILD_DIR/vm;
 #                            give each concurrent run its own)
 #   VMTEST_VERBOSE=1         stream the guest console to stderr while it runs
+#   VMTEST_GUEST_DIR=dir     run dir/*.sh in the guest instead of tests/vm/guest/*.sh
+#                            (e.g. tests/vm/bench); tests/vm/guest/lib.sh is put
+#                            beside them as /tests/lib.sh unless dir has its own
+#   VMTEST_APPEND="k=v ..."  added to the kernel command line (knobs for guest scripts)
 #
 # Exit: 0 no failure, 1 a failure, 77 cannot run here ("skip: <reason>").
 set -euo pipefail
@@ -179,7 +183,10 @@ echo "127.0.0.1 localhost htm-vm" > "$root/etc/hosts"
 cp "$here/init.sh" "$root/init"
 chmod 755 "$root/init"
 n_tests=0
-for f in "$here"/guest/*.sh; do
+guest_dir=${VMTEST_GUEST_DIR:-$here/guest}
+[ -d "$guest_dir" ] || { echo "RESULT fail vm/initramfs no guest directory $guest_dir"; exit 1; }
+cp "$here/guest/lib.sh" "$root/tests/lib.sh"
+for f in "$guest_dir"/*.sh; do
 	[ -f "$f" ] || continue
 	cp "$f" "$root/tests/"
 	case ${f##*/} in lib.sh) ;; *) n_tests=$((n_tests + 1)) ;; esac
@@ -199,6 +206,7 @@ results=$out/results.log
 : > "$results"
 append="console=ttyS0 panic=-1 psi=1 quiet htm.timeout=$test_limit"
 [ -n "${VMTEST_FILTER:-}" ] && append="$append htm.tests=$VMTEST_FILTER"
+[ -n "${VMTEST_APPEND:-}" ] && append="$append $VMTEST_APPEND"
 
 if [ "${VMTEST_VERBOSE:-0}" != 0 ]; then
 	tail -n +1 -F "$console" >&2 2>/dev/null &

@@ -12,11 +12,17 @@ htmd_start --config /tmp/sampler.json
 st=$($HTMCTL -o json status)
 state=$(echo "$st" | jq -r .sampler.state)
 [ "$state" = attached ] || fail "sampler $state: $(echo "$st" | jq -c .sampler)"
-n=$(echo "$st" | jq '.sampler.programs | length')
+# sched_info clock (the default): sched_switch, reclaim begin/end and
+# mark_victim; the task-storage clock adds the two wakeup programs.
+progs() { echo "$1" | jq -r '.sampler.programs | sort | join(" ")'; }
+want="htm_mark_victim htm_reclaim_begin htm_reclaim_end htm_sched_switch"
+got=$(progs "$st")
 off=$(echo "$st" | jq -c .sampler.off)
-info "sampler: $n programs attached, off: $off"
-[ "$n" -eq 6 ] && [ "$off" = "[]" ] && result_pass sampler-loads-on-6.1 ||
-	result_fail sampler-loads-on-6.1 "$n programs, off $off"
+clock=$(echo "$st" | jq -r .sampler.runqueue_clock)
+info "sampler: clock $clock, attached: $got; off: $off"
+[ "$clock" = sched_info ] && [ "$got" = "$want" ] && [ "$off" = "[]" ] &&
+	result_pass sampler-loads-on-6.1 ||
+	result_fail sampler-loads-on-6.1 "clock $clock, programs $got (want $want), off $off"
 [ -e /sys/fs/bpf/htm/htm_cg_stats ] && [ -e /sys/fs/bpf/htm/link_htm_sched_switch ] ||
 	fail "maps or links not pinned under /sys/fs/bpf/htm: $(ls /sys/fs/bpf/htm)"
 
@@ -37,4 +43,16 @@ info "task $id: $b breaches counted in the kernel (events are rate-limited to 1 
 [ "$b" -gt 0 ] || fail "usage.breaches is $b"
 htmd_stop
 [ ! -e /sys/fs/bpf/htm ] || fail "pins left after a clean exit: $(ls /sys/fs/bpf/htm)"
+
+# The fallback clock loads on 6.1 too, with its wakeup programs.
+quiet_config /tmp/sampler-ts.json '"runqueue_clock": "task_storage"'
+htmd_start --config /tmp/sampler-ts.json
+st=$($HTMCTL -o json status)
+got=$(progs "$st")
+want="htm_mark_victim htm_reclaim_begin htm_reclaim_end htm_sched_switch htm_sched_wakeup htm_sched_wakeup_new"
+info "sampler, task_storage clock: $(echo "$st" | jq -r .sampler.state), attached: $got"
+[ "$(echo "$st" | jq -r .sampler.runqueue_clock)" = task_storage ] && [ "$got" = "$want" ] ||
+	fail "task_storage clock: $(echo "$st" | jq -c '.sampler | {state, reason, runqueue_clock, programs}')"
+result_pass sampler-task-storage-on-6.1
+htmd_stop
 exit 0
