@@ -27,8 +27,10 @@
  * On-CPU time is charged to prev's cgroup at sched_switch: for the fair
  *   class the kernel's own count of the stint (sum_exec_runtime minus its
  *   value when the task was picked), the clock cpu.stat uses; otherwise the
- *   time since the switch-in. htm_cpu_state remembers each CPU's running
- *   task and since when, so htmd can add the stint in progress.
+ *   sum_exec_runtime since the switch-in. htm_cpu_state remembers each
+ *   CPU's running task and its sum_exec_runtime at the switch-in, so htmd
+ *   can add the stint in progress. In sched_info mode sched_switch reads
+ *   no clock at all (only a breach does).
  * Wakeups are counted where the sleep they end begins: a switch-out of a
  *   task that blocks (not preempted, not runnable) is followed by exactly
  *   one wakeup. Counting there costs one compare in a cgroup already looked
@@ -46,9 +48,11 @@
  * breach's CAS. Task pointers are read as BTF pointers (plain loads).
  *
  * Cost per event, sched_info mode (tests/bench/sampler-overhead.sh, see
- * README): sched_switch only, two per-CPU array lookups and one or two
- * hash lookups (one when prev and next share a cgroup), about 165 ns with
- * kernel.bpf_stats_enabled on this project's 6.18 test host. Task-storage
+ * README): sched_switch only, one per-CPU array lookup and one or two
+ * hash lookups (one when prev and next share a cgroup), no clock read, no
+ * division; about 120 ns a run with kernel.bpf_stats_enabled (which itself
+ * adds ~55) on this project's 6.18 test host, and +7-8% on a pipe round
+ * trip of two switches, where nothing but an empty program costs +4%. Task-storage
  * mode adds a task-storage lookup and a clock read per wakeup (~110 ns)
  * and two task-storage lookups per switch.
  */
@@ -78,13 +82,6 @@ struct {
 	__type(key, __u64);
 	__type(value, struct htm_cg_stats);
 } htm_cg_stats SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct htm_cg_stats);
-} htm_all_stats SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -123,11 +120,19 @@ static __always_inline __u64 task_cgid(struct task_struct *t)
 	return t->cgroups->dfl_cgrp->kn->id;
 }
 
-static __always_inline struct htm_cg_stats *all_stats(void)
+static __always_inline struct htm_cpu_state *cpu_state(void)
 {
 	__u32 zero = 0;
 
-	return bpf_map_lookup_elem(&htm_all_stats, &zero);
+	return bpf_map_lookup_elem(&htm_cpu_state, &zero);
+}
+
+/* the system-wide summary, this CPU's part */
+static __always_inline struct htm_cg_stats *all_stats(void)
+{
+	struct htm_cpu_state *cpu = cpu_state();
+
+	return cpu ? &cpu->all : NULL;
 }
 
 /* 64-bit throughout: on 6.1 a 32-bit result loses its bounds when used to
@@ -181,14 +186,27 @@ static __always_inline void emit(__u32 type, struct task_struct *t, __u64 cgid,
 	bpf_ringbuf_submit(e, 0);
 }
 
-/* next waited `wait` ns on the run queue before getting this CPU. */
+/* wait / 1000 without a division (a 64-bit div costs tens of cycles),
+ * exact: below 2^32 ns (4.3 s) a multiply by 2^32/1000 rounded up is off by
+ * less than one, and the compare corrects it; longer waits divide. */
+static __always_inline __u64 ns_to_us(__u64 ns)
+{
+	__u64 q;
+
+	if (ns >= (1ull << 32))
+		return ns / 1000;
+	q = (ns * 4294968ull) >> 32;
+	return q * 1000 > ns ? q - 1 : q;
+}
+
+/* next waited `wait` ns on the run queue before getting this CPU. The
+ * clock is read only for a breach. */
 static __always_inline void waited(struct task_struct *next, __u64 cgid,
-				   __u64 wait, __u64 now,
-				   struct htm_cg_stats *all,
+				   __u64 wait, struct htm_cg_stats *all,
 				   struct htm_cg_stats *tracked)
 {
 	struct htm_cg_conf *conf;
-	__u64 slot = log2_u64(wait / 1000);
+	__u64 slot = log2_u64(ns_to_us(wait)), now;
 
 	if (slot >= HTM_HIST_SLOTS)
 		slot = HTM_HIST_SLOTS - 1;
@@ -203,6 +221,7 @@ static __always_inline void waited(struct task_struct *next, __u64 cgid,
 	if (!conf || !conf->budget_ns || wait <= conf->budget_ns)
 		return;
 	tracked->breaches++;
+	now = bpf_ktime_get_ns();
 	if (rate_ok(&conf->last_breach_ns, now, breach_interval_ns))
 		emit(HTM_EV_BUDGET_BREACH, next, cgid, now, wait,
 		     conf->budget_ns, 0);
@@ -269,9 +288,10 @@ static __always_inline bool kernel_queued_for(struct task_struct *next,
  * now; next waited since its stamp. */
 static __always_inline bool stamped_queued_for(struct task_struct *prev,
 					       struct task_struct *next,
-					       __u64 now, __u64 *wait)
+					       __u64 *wait)
 {
 	struct task_stamps *ts;
+	__u64 now = bpf_ktime_get_ns();
 
 	if (prev->__state == TASK_RUNNING && (ts = stamps(prev, true)))
 		ts->queued_ns = now;
@@ -289,45 +309,44 @@ static __always_inline bool fair_policy(unsigned int policy)
 	return policy == 0 || policy == 3 || policy == 5;
 }
 
-/* CPU time of prev's stint that ends now. The fair class keeps it itself:
- * update_curr() has just brought sum_exec_runtime up to date, and
- * prev_sum_exec_runtime is where it stood when the task was picked. That
- * is the clock cpu.stat counts with, and it does not depend on our having
- * seen the switch-in: some kernels switch tasks without the tracepoint
- * (seen on a 6.18 build), which would otherwise lose the whole stint.
- * Other classes: the time since the switch-in we saw, if we saw it. */
+/* CPU time of prev's stint that ends now, by the kernel's own count
+ * (sum_exec_runtime, which the scheduler has just brought up to date, in
+ * every class): the clock cpu.stat counts with. The fair class also keeps
+ * where it stood when the task was picked (prev_sum_exec_runtime), which
+ * does not depend on our having seen the switch-in: some kernels switch
+ * tasks without the tracepoint (seen on a 6.18 build), which would
+ * otherwise lose the whole stint. Other classes: from the value we
+ * recorded at the switch-in, if we saw it. */
 static __always_inline __u64 stint_ns(struct task_struct *prev,
-				      const struct htm_cpu_state *cpu, __u64 now)
+				      const struct htm_cpu_state *cpu)
 {
+	__u64 sum = prev->se.sum_exec_runtime;
+
 	if (!prev->pid)
 		return 0;
 	if (fair_policy(prev->policy))
-		return prev->se.sum_exec_runtime - prev->se.prev_sum_exec_runtime;
-	return cpu->pid == (__u64)prev->pid && cpu->since_ns && now > cpu->since_ns
-	       ? now - cpu->since_ns : 0;
+		return sum - prev->se.prev_sum_exec_runtime;
+	return cpu->pid == (__u64)prev->pid && sum > cpu->exec_ns ? sum - cpu->exec_ns : 0;
 }
 
 SEC("tp_btf/sched_switch")
 int BPF_PROG(htm_sched_switch, bool preempt, struct task_struct *prev,
 	     struct task_struct *next)
 {
-	struct htm_cg_stats *all = all_stats(), *ran_in, *tracked;
-	struct htm_cpu_state *cpu;
-	__u64 now = bpf_ktime_get_ns(), cgid = task_cgid(next), wait = 0;
+	struct htm_cpu_state *cpu = cpu_state();
+	struct htm_cg_stats *all, *ran_in, *tracked;
+	__u64 cgid = task_cgid(next), wait = 0;
 	__u64 prev_cgid = task_cgid(prev), ran, blocked;
-	__u32 zero = 0;
 
-	cpu = bpf_map_lookup_elem(&htm_cpu_state, &zero);
 	if (!cpu)
 		return 0;
-	ran = stint_ns(prev, cpu, now);
+	all = &cpu->all;
+	ran = stint_ns(prev, cpu);
 	/* prev blocks (is not preempted): one wakeup will end this sleep */
 	blocked = !preempt && prev->__state != TASK_RUNNING;
 	ran_in = bpf_map_lookup_elem(&htm_cg_stats, &prev_cgid);
-	if (all) {
-		all->oncpu_ns += ran;
-		all->wakeups += blocked;
-	}
+	all->oncpu_ns += ran;
+	all->wakeups += blocked;
 	if (ran_in) {
 		ran_in->oncpu_ns += ran;
 		ran_in->wakeups += blocked;
@@ -335,10 +354,10 @@ int BPF_PROG(htm_sched_switch, bool preempt, struct task_struct *prev,
 	/* switches within one cgroup (a pipe, a thread pool) look it up once */
 	tracked = cgid == prev_cgid ? ran_in : bpf_map_lookup_elem(&htm_cg_stats, &cgid);
 	if (wait_clock == HTM_WAIT_SCHED_INFO ? kernel_queued_for(next, &wait)
-					      : stamped_queued_for(prev, next, now, &wait))
-		waited(next, cgid, wait, now, all, tracked);
+					      : stamped_queued_for(prev, next, &wait))
+		waited(next, cgid, wait, all, tracked);
 	/* for htmd, which adds the running stint when it reads */
-	cpu->since_ns = now;
+	cpu->exec_ns = next->se.sum_exec_runtime;
 	cpu->cgid = tracked ? cgid : 0;
 	cpu->running = next->pid != 0;
 	cpu->pid = next->pid;

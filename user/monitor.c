@@ -91,7 +91,7 @@ void monitor_untrack_task(struct htm_manager *m, struct htm_task *t)
 	if (run) {
 		run->usage.totals = tc->now;
 		if (m->sampler)
-			(void)htm_sampler_read_one(m->sampler, tc->cgid, htm_now_mono(),
+			(void)htm_sampler_read_one(m->sampler, tc->cgid,
 						   &run->usage.totals);
 		run->usage.valid = true;
 	}
@@ -210,7 +210,7 @@ static void monitor_sample(struct htm_manager *m)
 		interval = 1;
 	p.interval_ns = interval;
 	if (m->sampler) {
-		r = htm_sampler_read(m->sampler, start, on_cg_read, m, &mon->all_now);
+		r = htm_sampler_read(m->sampler, on_cg_read, m, &mon->all_now);
 		if (r < 0)
 			htm_log(LOG_WARNING, "sampler read: %s, ignoring", strerror(-r));
 		period_view(&mon->all_now, &mon->all_last, interval, &mon->all_cpu_pct,
@@ -723,7 +723,7 @@ cJSON *monitor_usage_json(struct htm_manager *m, const struct htm_task *t)
 		: run->usage.valid ? &run->usage.totals : NULL;
 	/* a running task is read now, not as of the last period */
 	if (tc && m->sampler &&
-	    htm_sampler_read_one(m->sampler, tc->cgid, htm_now_mono(), &fresh) == 0)
+	    htm_sampler_read_one(m->sampler, tc->cgid, &fresh) == 0)
 		tot = &fresh;
 	o = cJSON_CreateObject();
 	if (!o)

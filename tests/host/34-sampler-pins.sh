@@ -14,7 +14,7 @@ require_cmd bpftool
 bpftool prog show >/dev/null 2>&1 || skip "bpftool prog show fails here: no BPF"
 
 P=/sys/fs/bpf/htm-test-$$-$TEST_NAME
-MAPS="htm_cg_stats htm_cg_conf htm_all_stats htm_cpu_state htm_events"
+MAPS="htm_cg_stats htm_cg_conf htm_cpu_state htm_events"
 # the wakeup programs are attached in task-storage mode only
 LINKS=htm_sched_switch
 [ "${HTM_RUNQUEUE_CLOCK:-}" != task_storage ] ||
@@ -53,10 +53,10 @@ none_exist() {
 	return 0
 }
 
-# the system-wide wakeup count in PIN_DIR/htm_all_stats, all CPUs
+# the system-wide wakeup count in PIN_DIR/htm_cpu_state (.all), all CPUs
 all_wakeups() {
-	bpftool -j map dump pinned "$1/htm_all_stats" 2>/dev/null |
-		jq '[.[0].formatted.values[].value.wakeups] | add'
+	bpftool -j map dump pinned "$1/htm_cpu_state" 2>/dev/null |
+		jq '[.[0].formatted.values[].value.all.wakeups] | add'
 }
 
 sampler_attached() {
@@ -149,9 +149,9 @@ n0=$(all_wakeups "$P")
 sleep 0.3
 n1=$(all_wakeups "$P")
 if [[ $n0 =~ ^[0-9]+$ && $n1 =~ ^[0-9]+$ ]] && [ "$n1" -gt "$n0" ]; then
-	ok "the stale programs still run: htm_all_stats wakeups $n0 -> $n1 in 0.3 s"
+	ok "the stale programs still run: htm_cpu_state all.wakeups $n0 -> $n1 in 0.3 s"
 else
-	fail_later "after SIGKILL, htm_all_stats wakeups did not grow ($n0 -> $n1): are the programs still attached?"
+	fail_later "after SIGKILL, htm_cpu_state all.wakeups did not grow ($n0 -> $n1): are the programs still attached?"
 fi
 
 say "the next htmd replaces the stale pins"

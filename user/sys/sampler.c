@@ -36,6 +36,7 @@ struct htm_sampler {
 	uint64_t *keys;
 	struct htm_cg_stats *values;
 	struct htm_cpu_state *cpus;
+	uint64_t *stint_ns;	/* per CPU: the running task's time so far */
 };
 
 /* Strip typedefs and modifiers. */
@@ -199,8 +200,7 @@ static int pin_dir_take(struct htm_sampler *s, char *why, size_t whylen)
 static void set_pin_paths(struct htm_sampler *s)
 {
 	struct bpf_map *maps[] = {
-		s->skel->maps.htm_cg_stats, s->skel->maps.htm_all_stats,
-		s->skel->maps.htm_cg_conf, s->skel->maps.htm_cpu_state,
+		s->skel->maps.htm_cg_stats, s->skel->maps.htm_cg_conf, s->skel->maps.htm_cpu_state,
 		s->skel->maps.htm_events,
 	};
 	char path[768];
@@ -275,7 +275,8 @@ int htm_sampler_new(struct htm_sampler **out, const struct htm_sampler_opts *o,
 	s->keys = calloc(BATCH, sizeof(*s->keys));
 	s->values = calloc((size_t)BATCH * (size_t)s->ncpus, sizeof(*s->values));
 	s->cpus = calloc((size_t)s->ncpus, sizeof(*s->cpus));
-	if (!s->keys || !s->values || !s->cpus) {
+	s->stint_ns = calloc((size_t)s->ncpus, sizeof(*s->stint_ns));
+	if (!s->keys || !s->values || !s->cpus || !s->stint_ns) {
 		r = -ENOMEM;
 		snprintf(why, whylen, "out of memory");
 		goto fail;
@@ -372,6 +373,7 @@ void htm_sampler_free(struct htm_sampler *s)
 	free(s->keys);
 	free(s->values);
 	free(s->cpus);
+	free(s->stint_ns);
 	free(s);
 }
 
@@ -429,25 +431,58 @@ static void sum_cpus(const struct htm_cg_stats *per_cpu, int ncpus,
 	}
 }
 
-/* Add each CPU's running segment: a task that never switches out counts. */
-static int add_running(struct htm_sampler *s, uint64_t now,
-		       struct htm_cg_stats *all, uint64_t cgid,
-		       struct htm_cg_stats *t)
+/* sum_exec_runtime of thread `pid` now (the kernel brings a running
+ * task's up to date for the read), ns; 0 if it is gone */
+static uint64_t thread_exec_ns(uint64_t pid)
 {
+	char path[48], buf[96];
+	unsigned long long exec;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%llu/schedstat", (unsigned long long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return sscanf(buf, "%llu", &exec) == 1 ? exec : 0;
+}
+
+/* Read htm_cpu_state and each CPU's running stint so far: its task's
+ * sum_exec_runtime now minus at its switch-in. */
+static int read_running(struct htm_sampler *s)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.htm_cpu_state), &zero,
+				s->cpus) < 0)
+		return -errno;
 	for (int c = 0; c < s->ncpus; c++) {
 		const struct htm_cpu_state *cpu = &s->cpus[c];
+		uint64_t exec = cpu->running && cpu->pid ? thread_exec_ns(cpu->pid) : 0;
 
-		if (!cpu->since_ns || now <= cpu->since_ns)
-			continue;
-		if (all && cpu->running)
-			all->oncpu_ns += now - cpu->since_ns;
-		if (t && cpu->cgid == cgid)
-			t->oncpu_ns += now - cpu->since_ns;
+		s->stint_ns[c] = exec > cpu->exec_ns ? exec - cpu->exec_ns : 0;
 	}
 	return 0;
 }
 
-int htm_sampler_read(struct htm_sampler *s, uint64_t now_mono,
+/* Add each CPU's running stint: a task that never switches out counts. */
+static void add_running(struct htm_sampler *s, struct htm_cg_stats *all,
+			uint64_t cgid, struct htm_cg_stats *t)
+{
+	for (int c = 0; c < s->ncpus; c++) {
+		if (all)
+			all->oncpu_ns += s->stint_ns[c];
+		if (t && s->cpus[c].cgid == cgid)
+			t->oncpu_ns += s->stint_ns[c];
+	}
+}
+
+int htm_sampler_read(struct htm_sampler *s,
 		     void (*cb)(void *ctx, uint64_t cgid,
 				const struct htm_cg_stats *t),
 		     void *ctx, struct htm_cg_stats *all)
@@ -457,19 +492,23 @@ int htm_sampler_read(struct htm_sampler *s, uint64_t now_mono,
 	struct htm_cg_stats sum;
 	__u64 out_batch, in_batch;
 	bool first = true, done = false;
-	__u32 zero = 0, count;
+	__u32 count;
 	int r;
 
-	/* cpu state after the counters: a switch in between is counted in the
-	 * next read instead of twice */
-	if (bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.htm_all_stats), &zero,
-				s->values) < 0)
-		return -errno;
-	sum_cpus(s->values, s->ncpus, all);
-	if (bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.htm_cpu_state), &zero,
-				s->cpus) < 0)
-		return -errno;
-	add_running(s, now_mono, all, 0, NULL);
+	/* the summary and each CPU's running task come from one read of
+	 * htm_cpu_state, so they agree with each other */
+	r = read_running(s);
+	if (r < 0)
+		return r;
+	memset(all, 0, sizeof(*all));
+	for (int c = 0; c < s->ncpus; c++) {
+		const __u64 *src = (const __u64 *)&s->cpus[c].all;
+		__u64 *dst = (__u64 *)all;
+
+		for (size_t i = 0; i < sizeof(*all) / sizeof(__u64); i++)
+			dst[i] += src[i];
+	}
+	add_running(s, all, 0, NULL);
 
 	while (!done) {
 		count = BATCH;
@@ -480,7 +519,7 @@ int htm_sampler_read(struct htm_sampler *s, uint64_t now_mono,
 		done = r < 0;	/* ENOENT: this was the last batch */
 		for (__u32 i = 0; i < count; i++) {
 			sum_cpus(&s->values[(size_t)i * (size_t)s->ncpus], s->ncpus, &sum);
-			add_running(s, now_mono, NULL, s->keys[i], &sum);
+			add_running(s, NULL, s->keys[i], &sum);
 			cb(ctx, s->keys[i], &sum);
 		}
 		in_batch = out_batch;
@@ -489,18 +528,15 @@ int htm_sampler_read(struct htm_sampler *s, uint64_t now_mono,
 	return 0;
 }
 
-int htm_sampler_read_one(struct htm_sampler *s, uint64_t cgid, uint64_t now_mono,
+int htm_sampler_read_one(struct htm_sampler *s, uint64_t cgid,
 			 struct htm_cg_stats *out)
 {
-	__u32 zero = 0;
-
 	if (bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.htm_cg_stats), &cgid,
 				s->values) < 0)
 		return -errno;
 	sum_cpus(s->values, s->ncpus, out);
-	if (bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.htm_cpu_state), &zero,
-				s->cpus) == 0)
-		add_running(s, now_mono, NULL, cgid, out);
+	if (read_running(s) == 0)
+		add_running(s, NULL, cgid, out);
 	return 0;
 }
 

@@ -50,15 +50,15 @@ int htm_sampler_untrack(struct htm_sampler *s, uint64_t cgid);
 /*
  * Cumulative totals, summed over CPUs, read with batched map lookups:
  * cb once per tracked cgroup, *all gets the system-wide summary. The time
- * each CPU has spent in its current task up to now_mono is included.
+ * each CPU has spent in its current task so far is included.
  */
-int htm_sampler_read(struct htm_sampler *s, uint64_t now_mono,
+int htm_sampler_read(struct htm_sampler *s,
 		     void (*cb)(void *ctx, uint64_t cgid,
 				const struct htm_cg_stats *t),
 		     void *ctx, struct htm_cg_stats *all);
 
-/* One cgroup's totals (with its running time up to now_mono). */
-int htm_sampler_read_one(struct htm_sampler *s, uint64_t cgid, uint64_t now_mono,
+/* One cgroup's totals (with its running time so far). */
+int htm_sampler_read_one(struct htm_sampler *s, uint64_t cgid,
 			 struct htm_cg_stats *out);
 
 /* Pollable fd of the event ring buffer, and draining it. */
