@@ -26,12 +26,13 @@
 #                    before that (psimon noticing the stall, the wake-up) is
 #                    not inside: htmd gets no kernel timestamp for it.
 #
-# Each is measured twice: "toggle", the kernel as booted, where no cgroup
+# Each can be measured in two kernel states (KEYS): "toggle", the kernel as
+# booted, where no cgroup
 # has a cpu.max quota, so capping switches the CFS bandwidth static key on
 # (and lifting the cap, off): code patching with cross-CPU sync, which TCG
 # makes very slow; and "held", with an empty cgroup holding a quota that
 # never binds, so the key stays on (as on any host where some unit has
-# CPUQuota=) and a cap is a plain write.
+# CPUQuota=) and a cap is a plain write. By default only "held".
 #
 # TCG emulates every instruction and the host's 2 CPUs are shared, so all
 # absolute times are inflated: read them as upper bounds. The comparison
@@ -42,9 +43,12 @@
 #
 # Knobs (environment): BREACHES (1000 breach reactions per measurement),
 # PSI (100 PSI reactions per measurement), BURST_MS (200), GAP_MS (3000),
-# CPU_SOME (15), PHASES ("breach,psi"), KEYS ("toggle,held"); VMTEST_OUT
+# CPU_SOME (15), PHASES ("breach,psi"), KEYS ("held"; "toggle,held" for
+# both: under TCG the guest has twice in four runs stopped responding after
+# a few hundred toggles of the key, held never did, so toggle is opt-in and
+# the time limit short); VMTEST_OUT
 # (default BUILD_DIR/vm-bench: its own lock, so it can run beside `make
-# vmtest`), VMTEST_TIMEOUT (4500 s), VMTEST_VERBOSE.
+# vmtest`), VMTEST_TIMEOUT (1800 s), VMTEST_VERBOSE.
 # Exit 0 if every measurement ran, 1 otherwise, 77 (after a "skip:" line)
 # if it cannot run here (no qemu, no 6.1 kernel, no static busybox).
 
@@ -64,7 +68,7 @@ die() { echo "governor-reaction: $*" >&2; exit 1; }
 append="htm.breaches=${BREACHES:-1000} htm.psi=${PSI:-100}"
 append+=" htm.burst_ms=${BURST_MS:-200} htm.gap_ms=${GAP_MS:-3000}"
 append+=" htm.cpu_some=${CPU_SOME:-15} htm.phases=${PHASES:-breach,psi}"
-append+=" htm.keys=${KEYS:-toggle,held}"
+append+=" htm.keys=${KEYS:-held}"
 out=${VMTEST_OUT:-$BUILD/vm-bench}
 log=$(mktemp)
 loads=$(mktemp)
@@ -78,7 +82,7 @@ sampler=$!
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "governor-reaction: booting the VM (Debian 6.1 under qemu TCG), host load average $load0"
 VMTEST_OUT=$out VMTEST_GUEST_DIR=$ROOT/tests/vm/bench VMTEST_APPEND=$append \
-	VMTEST_TIMEOUT=${VMTEST_TIMEOUT:-4500} \
+	VMTEST_TIMEOUT=${VMTEST_TIMEOUT:-1800} \
 	"$ROOT/tests/vm/run.sh" "$BUILD" >"$log"
 rc=$?
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -143,7 +147,7 @@ if grep -q '^RESULT fail' "$log" || [ $rc != 0 ]; then
 	failed=1
 fi
 for phase in $(tr , ' ' <<<"${PHASES:-breach,psi}"); do
-	for key in $(tr , ' ' <<<"${KEYS:-toggle,held}"); do
+	for key in $(tr , ' ' <<<"${KEYS:-held}"); do
 		grep -q "^RESULT pass vm/bench-$phase-$key " "$log" ||
 			{ echo "governor-reaction: no figures for $phase/$key" >&2; failed=1; }
 	done

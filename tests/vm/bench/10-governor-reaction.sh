@@ -49,7 +49,8 @@
 # can step up first (then that burst's trigger is no reaction): bursts,
 # triggers fired, steps up and reactions are all printed.
 #
-# Both phases run twice: "toggle", the kernel as it boots (no cgroup has a
+# Each phase can run in two kernel states (htm.keys; default held only):
+# "toggle", the kernel as it boots (no cgroup has a
 # cpu.max quota, so capping the low class switches the kernel's CFS
 # bandwidth static key on, and lifting the cap switches it off: code
 # patching with cross-CPU synchronisation, which TCG makes very slow, 1.5
@@ -64,13 +65,13 @@
 #   htm.burst_ms=N     burst length (200), htm.gap_ms=N pause (3000)
 #   htm.cpu_some=N     elevated threshold of cpu_some, percent (15)
 #   htm.phases=breach,psi   which phases (both)
-#   htm.keys=toggle,held    which kernel states (both)
+#   htm.keys=held          which kernel states (toggle,held for both)
 set -eu
 . "${0%/*}/lib.sh"
 need spin taskset jq
 
 BREACHES=1000 PSI=100 BURST_MS=200 GAP_MS=3000 CPU_SOME=15
-PHASES=breach,psi KEYS=toggle,held
+PHASES=breach,psi KEYS=held
 for a in $(cat /proc/cmdline); do
 	case $a in
 	htm.breaches=*) BREACHES=${a#*=} ;;
