@@ -44,7 +44,7 @@
 # Knobs (environment): BREACHES (1000 breach reactions per measurement),
 # PSI (100 PSI reactions per measurement), BURST_MS (200), GAP_MS (3000),
 # CPU_SOME (15), PHASES ("breach,psi"), KEYS ("held"; "toggle,held" for
-# both: under TCG the guest has twice in four runs stopped responding after
+# both: under TCG the guest has three times in five runs stopped responding after
 # a few hundred toggles of the key, held never did, so toggle is opt-in and
 # the time limit short); VMTEST_OUT
 # (default BUILD_DIR/vm-bench: its own lock, so it can run beside `make
