@@ -101,12 +101,14 @@ test: all unit $(TEST_BINS)
 vmtest: all $(TEST_BINS)
 	TESTS=vm tests/run.sh $(BUILD)
 
-# On demand, not part of `make test`: every tests/bench/*.sh in turn, each
+# On demand, not part of `make test`: every tests/bench/*.sh (but lib.sh,
+# their shared helpers) in turn, each
 # given $(BUILD) (what each measures is in its header). One that cannot run
 # here (exit 77) is reported as skipped; a failure fails the target once all
 # have run.
 bench: all $(TEST_BINS)
 	@rc=0; for b in tests/bench/*.sh; do \
+		[ "$$b" != tests/bench/lib.sh ] || continue; \
 		echo "=== $$b $(BUILD)"; \
 		$$b $(BUILD); s=$$?; \
 		case $$s in \

@@ -54,64 +54,23 @@ OPENSSL=$(command -v openssl)
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 
-say() { printf '%s\n' "$*"; }
-skip() {
-	say "skip: $*"
-	exit 77
-}
-die() {
-	say "FAIL: $*" >&2
-	exit 1
-}
+. "$HERE/lib.sh"
 
 [ "$(id -u)" = 0 ] || skip "not root (htmd needs cgroups)"
-for c in jq awk cc pkg-config zcat sha256sum; do
-	command -v "$c" >/dev/null 2>&1 || skip "$c is not installed"
-done
-for b in htmd htmctl libhtm-core.a; do
-	[ -e "$BUILD/$b" ] || die "$BUILD/$b is missing; run make first"
-done
-HTMD=$(realpath "$BUILD/htmd")
-HTMCTL=$(realpath "$BUILD/htmctl")
-CG_MOUNT=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") {
-		if ($(i + 1) == "cgroup2") { print $5; exit }
-		break } }' /proc/self/mountinfo)
-CG_MOUNT=$(printf '%b' "$CG_MOUNT")
-[ -n "$CG_MOUNT" ] && [ -e "$CG_MOUNT/cgroup.procs" ] || skip "no cgroup2 mount"
+need_cmds jq awk cc pkg-config zcat sha256sum
+need_built libhtm-core.a
+find_cgroup2
 
 T=
 WORK=
 CG_ROOT=
 HTMD_PID=
 
-pid_alive() {
-	local s
-	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	s=${s##*) }
-	[ "${s%% *}" != Z ]
-}
-
-stop_htmd() {
-	local i
-	[ -n "$HTMD_PID" ] || return 0
-	kill -TERM "$HTMD_PID" 2>/dev/null
-	for ((i = 0; i < 400; i++)); do
-		pid_alive "$HTMD_PID" || break
-		sleep 0.05
-	done
-	if pid_alive "$HTMD_PID"; then
-		say "warning: htmd $HTMD_PID still running 20 s after SIGTERM, killing it" >&2
-		kill -KILL "$HTMD_PID"
-	fi
-	wait "$HTMD_PID" 2>/dev/null
-	HTMD_PID=
-}
-
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	set +e
-	stop_htmd
+	stop_htmd 20
 	if [ -n "$CG_ROOT" ] && [ -d "$CG_ROOT" ]; then
 		echo 1 >"$CG_ROOT/cgroup.kill" 2>/dev/null
 		sleep 0.2
@@ -210,7 +169,7 @@ replay_round() {
 	"$HTMCTL" --socket "$SOCK" -o json log --verify >"$T/verify.json" ||
 		die "log --verify failed: $(cat "$T/verify.json")"
 	echo "$((($(now_us) - t0)))" | awk '{ print $1 / 1e6 }' >>"$T/t.verify"
-	stop_htmd
+	stop_htmd 20
 }
 
 for ((r = 1; r <= ROUNDS; r++)); do

@@ -48,30 +48,12 @@ SLOTS=${SLOTS:-64}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 
-say() { printf '%s\n' "$*"; }
-skip() {
-	say "skip: $*"
-	exit 77
-}
-die() {
-	say "FAIL: $*" >&2
-	exit 1
-}
+. "$HERE/lib.sh"
 
 [ "$(id -u)" = 0 ] || skip "not root (tasks run in cgroups)"
-for c in jq awk; do
-	command -v "$c" >/dev/null 2>&1 || skip "$c is not installed"
-done
-for b in htmd htmctl; do
-	[ -x "$BUILD/$b" ] || die "$BUILD/$b is missing; run make first"
-done
-HTMD=$(realpath "$BUILD/htmd")
-HTMCTL=$(realpath "$BUILD/htmctl")
-CG_MOUNT=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") {
-		if ($(i + 1) == "cgroup2") { print $5; exit }
-		break } }' /proc/self/mountinfo)
-CG_MOUNT=$(printf '%b' "$CG_MOUNT")
-[ -n "$CG_MOUNT" ] && [ -e "$CG_MOUNT/cgroup.procs" ] || skip "no cgroup2 mount"
+need_cmds jq awk
+need_built
+find_cgroup2
 
 T=
 DISK=
@@ -79,29 +61,6 @@ TMPFS=
 TMPFS_MOUNTED=
 CG_ROOT=
 HTMD_PID=
-
-pid_alive() {
-	local s
-	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	s=${s##*) }
-	[ "${s%% *}" != Z ]
-}
-
-stop_htmd() {
-	local i
-	[ -n "$HTMD_PID" ] || return 0
-	kill -TERM "$HTMD_PID" 2>/dev/null
-	for ((i = 0; i < 200; i++)); do
-		pid_alive "$HTMD_PID" || break
-		sleep 0.05
-	done
-	if pid_alive "$HTMD_PID"; then
-		say "warning: htmd $HTMD_PID still running 10 s after SIGTERM, killing it" >&2
-		kill -KILL "$HTMD_PID"
-	fi
-	wait "$HTMD_PID" 2>/dev/null
-	HTMD_PID=
-}
 
 cleanup() {
 	local rc=$? i

@@ -91,49 +91,22 @@ BT_PID=
 STATS_ORIG=
 OUR_IDS=" " # every program id our htmd or bpftrace ever held, " 1 2 3 "
 
-say() { printf '%s\n' "$*"; }
-skip() {
-	say "skip: $*"
-	exit 77
-}
-die() {
-	say "FAIL: $*" >&2
-	exit 1
-}
+. "$HERE/lib.sh"	# say, skip, die, find_cgroup2, pid_alive; stop_htmd redefined below
 
 # --- preconditions ---
 [ "$(id -u)" = 0 ] || skip "not root (BPF and cgroups need root)"
-for c in perf bpftrace bpftool jq taskset unshare awk; do
-	command -v "$c" >/dev/null 2>&1 || skip "$c is not installed"
-done
-for b in htmd htmctl; do
-	[ -x "$BUILD/$b" ] || die "$BUILD/$b is missing; run make first"
-done
+need_cmds perf bpftrace bpftool jq taskset unshare awk
+need_built
 [ -r "$BT_SCRIPT" ] || die "$BT_SCRIPT is missing"
-HTMD=$(realpath "$BUILD/htmd")
-HTMCTL=$(realpath "$BUILD/htmctl")
 PERF=$(command -v perf)
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS=$ROUNDS is not a positive number"
 [[ $BUDGET =~ ^[0-9]+$ ]] || die "BUDGET=$BUDGET is not a number of seconds"
 [[ $CPU =~ ^[0-9]+$ ]] && [ -d "/sys/devices/system/cpu/cpu$CPU" ] ||
 	die "BENCH_CPU=$CPU is not a CPU of this machine"
 
-# First cgroup2 mount in our mount namespace (octal escapes decoded).
-CG_MOUNT=$(awk '{ for (i = 7; i <= NF; i++) if ($i == "-") {
-		if ($(i + 1) == "cgroup2") { print $5; exit }
-		break } }' /proc/self/mountinfo)
-CG_MOUNT=$(printf '%b' "$CG_MOUNT")
-[ -n "$CG_MOUNT" ] && [ -e "$CG_MOUNT/cgroup.procs" ] ||
-	skip "no cgroup2 mount in /proc/self/mountinfo"
+find_cgroup2
 
 # --- cleanup: on any exit, ^C included ---
-pid_alive() { # not a zombie
-	local s
-	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	s=${s##*) }
-	[ "${s%% *}" != Z ]
-}
-
 # stop_pid PID SIGNAL SECONDS: signal, wait that long, then SIGKILL; reap.
 stop_pid() {
 	local pid=$1 i
@@ -326,6 +299,8 @@ start_htmd() {
 	remember_ids $(prog_ids_of "$HTMD_PID")
 }
 
+# stop_htmd: lib.sh's, plus waiting until the kernel has unloaded the
+# programs, so the next configuration runs without them
 stop_htmd() {
 	local ids
 	ids=$(prog_ids_of "$HTMD_PID" | tr '\n' ' ')
