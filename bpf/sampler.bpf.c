@@ -50,10 +50,9 @@
  * Cost per event, sched_info mode (tests/bench/sampler-overhead.sh, see
  * README): sched_switch only, one per-CPU array lookup and one or two
  * hash lookups (one when prev and next share a cgroup), no clock read, no
- * division; about 120 ns a run with kernel.bpf_stats_enabled (which itself
- * adds ~55) on this project's 6.18 test host, and +7-8% on a pipe round
- * trip of two switches, where nothing but an empty program costs +4%. Task-storage
- * mode adds a task-storage lookup and a clock read per wakeup (~110 ns)
+ * division; 120-135 ns a run with kernel.bpf_stats_enabled on this
+ * project's 6.18 test host, and +8-11% on a pipe round trip of two
+ * switches. Task-storage mode adds a task-storage lookup and a clock read per wakeup (~110 ns)
  * and two task-storage lookups per switch.
  */
 #include "vmlinux.h"

@@ -452,9 +452,11 @@ static uint64_t thread_exec_ns(uint64_t pid)
 	return sscanf(buf, "%llu", &exec) == 1 ? exec : 0;
 }
 
-/* Read htm_cpu_state and each CPU's running stint so far: its task's
- * sum_exec_runtime now minus at its switch-in. */
-static int read_running(struct htm_sampler *s)
+/* Read htm_cpu_state and the running stint so far (its task's
+ * sum_exec_runtime now minus at its switch-in) of every CPU, or with a
+ * cgid only of the CPUs running that cgroup: one /proc read per CPU that
+ * counts, not per CPU per task shown. */
+static int read_running(struct htm_sampler *s, uint64_t only_cgid)
 {
 	__u32 zero = 0;
 
@@ -463,7 +465,8 @@ static int read_running(struct htm_sampler *s)
 		return -errno;
 	for (int c = 0; c < s->ncpus; c++) {
 		const struct htm_cpu_state *cpu = &s->cpus[c];
-		uint64_t exec = cpu->running && cpu->pid ? thread_exec_ns(cpu->pid) : 0;
+		bool wanted = !only_cgid || cpu->cgid == only_cgid;
+		uint64_t exec = wanted && cpu->running && cpu->pid ? thread_exec_ns(cpu->pid) : 0;
 
 		s->stint_ns[c] = exec > cpu->exec_ns ? exec - cpu->exec_ns : 0;
 	}
@@ -497,7 +500,7 @@ int htm_sampler_read(struct htm_sampler *s,
 
 	/* the summary and each CPU's running task come from one read of
 	 * htm_cpu_state, so they agree with each other */
-	r = read_running(s);
+	r = read_running(s, 0);
 	if (r < 0)
 		return r;
 	memset(all, 0, sizeof(*all));
@@ -535,7 +538,7 @@ int htm_sampler_read_one(struct htm_sampler *s, uint64_t cgid,
 				s->values) < 0)
 		return -errno;
 	sum_cpus(s->values, s->ncpus, out);
-	if (read_running(s) == 0)
+	if (read_running(s, cgid) == 0)
 		add_running(s, NULL, cgid, out);
 	return 0;
 }

@@ -16,15 +16,8 @@ bad() { result_fail "$@"; failed="$failed $1"; }
 # filler queue would otherwise be a backlog, and TCG's PSI figures would
 # move the level), and the origin burst cap is lifted (all the work comes
 # from one origin, and a cap would reorder nothing but might delay it).
-cat >/tmp/sla.json <<'J'
-{ "slots": 2,
-  "stress": { "cpu_some": [1001, 1002, 1003], "memory_some": [1001, 1002, 1003],
-              "memory_full": [1001, 1002, 1003], "io_some": [1001, 1002, 1003],
-              "budget_breaches": [1e7, 2e7, 3e7], "memory_available": [0.0003, 0.0002, 0.0001],
-              "queue_backlog": [1e8, 2e8, 3e8] },
-  "fairshare": { "burst_per_minute": 0 },
-  "sample_period": "200ms" }
-J
+quiet_config /tmp/sla.json '"slots": 2, "fairshare": { "burst_per_minute": 0 },
+  "sample_period": "200ms"'
 htmd_start --config /tmp/sla.json
 
 # One slot is held for the whole test by a long task; the other works
