@@ -25,8 +25,10 @@ BPF_CFLAGS	:= -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) \
 		   -Wno-unused-parameter -mcpu=v3 -I. -Iinclude
 
 CORE_SRC	:= $(wildcard user/core/*.c)
+ENGINE_SRC	:= $(wildcard user/engine/*.c)
 SYS_SRC		:= $(wildcard user/sys/*.c)
-DAEMON_SRC	:= $(wildcard user/*.c)
+SIM_SRC		:= $(wildcard user/sim/*.c)
+DAEMON_SRC	:= user/htmd.c
 CTL_SRC		:= $(wildcard tools/*.c)
 BPF_SRC		:= $(wildcard bpf/*.bpf.c)
 UNIT_SRC	:= $(wildcard tests/unit/test_*.c)
@@ -39,7 +41,7 @@ UNIT_BINS	:= $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 ASAN_BINS	:= $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/unit/%,$(UNIT_SRC))
 TEST_BINS	:= $(patsubst tests/bin/%.c,$(BUILD)/tests/bin/%,$(TESTBIN_SRC))
 
-.PHONY: all deps test unit vmtest bench fuzz vmlinux clean
+.PHONY: all deps test unit vmtest bench fuzz vmlinux clean check-layers
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -71,21 +73,36 @@ $(BUILD)/asan/obj/%.o: %.c
 $(BUILD)/libhtm-core.a: $(call obj,$(CORE_SRC))
 	$(AR) rcs $@ $^
 
+$(BUILD)/libhtm-engine.a: $(call obj,$(ENGINE_SRC))
+	$(AR) rcs $@ $^
+
 $(BUILD)/libhtm-sys.a: $(call obj,$(SYS_SRC))
 	$(AR) rcs $@ $^
 
-$(BUILD)/htmd: $(call obj,$(DAEMON_SRC)) $(BUILD)/libhtm-sys.a $(BUILD)/libhtm-core.a
+$(BUILD)/libhtm-sim.a: $(call obj,$(SIM_SRC))
+	$(AR) rcs $@ $^
+
+# the engine is the same in both: htmd wires it to the Linux world,
+# `htmctl simulate` to the simulated one
+$(BUILD)/htmd: $(call obj,$(DAEMON_SRC)) $(BUILD)/libhtm-engine.a \
+		$(BUILD)/libhtm-sys.a $(BUILD)/libhtm-core.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/htmctl: $(call obj,$(CTL_SRC)) $(BUILD)/libhtm-core.a
+$(BUILD)/htmctl: $(call obj,$(CTL_SRC)) $(BUILD)/libhtm-sim.a \
+		$(BUILD)/libhtm-engine.a $(BUILD)/libhtm-core.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # --- tests ---
-$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libhtm-core.a
+# unit tests run the engine and the simulated world, never the Linux one
+$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libhtm-sim.a \
+		$(BUILD)/libhtm-engine.a $(BUILD)/libhtm-core.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/asan/tests/unit/%: $(BUILD)/asan/obj/tests/unit/%.o $(call asan_obj,$(CORE_SRC))
+$(BUILD)/asan/libhtm.a: $(call asan_obj,$(SIM_SRC) $(ENGINE_SRC) $(CORE_SRC))
+	$(AR) rcs $@ $^
+
+$(BUILD)/asan/tests/unit/%: $(BUILD)/asan/obj/tests/unit/%.o $(BUILD)/asan/libhtm.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -95,7 +112,12 @@ $(BUILD)/tests/bin/%: $(BUILD)/obj/tests/bin/%.o
 
 unit: $(UNIT_BINS) $(ASAN_BINS)
 
-test: all unit $(TEST_BINS)
+# the include graph of user/ has no cycle and keeps its layers (the script
+# says which)
+check-layers:
+	@bash scripts/check-layers.sh
+
+test: check-layers all unit $(TEST_BINS)
 	tests/run.sh $(BUILD)
 
 vmtest: all $(TEST_BINS)

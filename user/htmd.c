@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* htmd: parse arguments and configuration, then hand over to the manager. */
+/* htmd: parse arguments and configuration, then run the engine on the
+ * Linux world. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -10,8 +11,9 @@
 #include "htm/proto.h"
 
 #include "core/config.h"
-#include "manager.h"
+#include "engine/engine.h"
 #include "sys/log.h"
+#include "sys/linux_world.h"
 
 static void usage(FILE *f)
 {
@@ -79,10 +81,12 @@ int main(int argc, char **argv)
 	};
 	struct htm_overrides ov = { 0 };
 	const char *config = NULL;
-	struct htm_manager *m = NULL;
+	struct htm_engine *e = NULL;
+	struct htm_world *w = NULL;
 	struct htm_config cfg;
 	int c, r;
 
+	htm_log_use_stderr();
 	htm_config_defaults(&cfg);
 	while ((c = getopt_long(argc, argv, "c:s:d:r:vh", opts, NULL)) != -1) {
 		switch (c) {
@@ -133,12 +137,17 @@ int main(int argc, char **argv)
 		htm_log(LOG_WARNING, "not running as root: cgroups, BPF and other "
 			"users' tasks will likely fail");
 
-	r = htm_manager_new(&m, &cfg, config, &ov);
+	r = htm_linux_world_new(&w);
 	if (r == 0)
-		r = htm_manager_start(m);
+		r = htm_engine_new(&e, w, &cfg, config, &ov);
 	if (r == 0)
-		r = htm_manager_run(m);
-	htm_manager_free(m);
+		r = htm_engine_start(e);
+	if (r == 0) {
+		r = htm_linux_world_run(w);
+		htm_engine_stop(e, r);
+	}
+	htm_engine_free(e);
+	htm_linux_world_free(w);
 	if (r < 0)
 		htm_log(LOG_ERR, "exiting: %s", strerror(-r));
 	return r < 0 ? 1 : 0;

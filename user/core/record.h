@@ -19,6 +19,7 @@
 #ifndef HTM_CORE_RECORD_H
 #define HTM_CORE_RECORD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,5 +70,28 @@ long htm_rec_decode(const uint8_t *buf, size_t len, struct htm_rec *out);
 
 /* SHA-256 of a whole encoded record: the next record's prev. */
 void htm_rec_hash(const uint8_t *rec, size_t len, uint8_t out[HTM_HASH_LEN]);
+
+/* What reading a whole journal found (sys/journal_read.c, or a simulated
+ * journal). */
+struct htm_journal_scan {
+	uint64_t records, last_seq, last_ts;
+	uint8_t last_hash[HTM_HASH_LEN];
+	unsigned segments;
+	/* a crash mid-write: bytes after the last whole record */
+	bool torn;
+	uint64_t torn_bytes;
+	/* the plain segment appends continue in, and where its records end */
+	bool has_active;
+	char active[512];
+	uint64_t active_end;
+	/* anything else: the first record that is not what it should be */
+	bool broken;
+	uint64_t broken_seq, broken_offset;
+	char broken_segment[512];
+	char why[192];
+};
+
+/* Called for each good record in order; a negative return stops the scan. */
+typedef int (*htm_rec_visit)(void *ctx, const struct htm_rec *r);
 
 #endif

@@ -118,5 +118,6 @@ void htm_task_free(struct htm_task *t)
 	free(t->rollback);
 	free(t->reason);
 	free(t->cgroup);
+	free(t->usage);
 	free(t);
 }

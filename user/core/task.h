@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The task model: what a unit of governed work is, and the only legal ways
- * its state may change. Pure data; the daemon attaches its runtime (pidfd,
- * cgroup fd, timers) through task->runtime.
+ * its state may change. Pure data, shared by the engine's subsystems as
+ * one record per task; each group of fields below has one writer (named
+ * in its comment), the others only read. The state moves only through the
+ * engine's task lifecycle (engine/tasks.c), which journals every move.
  */
 #ifndef HTM_CORE_TASK_H
 #define HTM_CORE_TASK_H
@@ -10,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
+
+#include "usage.h"
 
 enum htm_priority {
 	HTM_PRIO_CRITICAL,
@@ -86,6 +90,7 @@ struct htm_task {
 	uint64_t submitted_at, started_at, finished_at;
 	uint64_t submitted_mono;	/* CLOCK_MONOTONIC at submission (or replay) */
 
+	/* the runner (placement for placed cgroups) */
 	int32_t pid;			/* 0 until started */
 	int32_t exit_code;		/* -1 unless it exited */
 	int32_t signal;			/* 0 unless a signal ended it */
@@ -93,7 +98,7 @@ struct htm_task {
 	uint64_t cgroup_id;		/* its kernfs id, what BPF sees */
 	uint64_t budget_ns;		/* run-queue wait budget, 0: none */
 
-	/* approval context */
+	/* approval context (approvals) */
 	char *target;			/* what it acts on (dedupe key part) */
 	char *rollback;			/* shell command that undoes it */
 	bool requires_approval;
@@ -106,7 +111,7 @@ struct htm_task {
 	uint64_t expires_at;		/* wall ns; pending approval ends then */
 	uint32_t depth;			/* cascade depth of the event behind it */
 
-	/* deadlines */
+	/* deadlines; priority is theirs once the task exists */
 	uint8_t escalations;		/* priority steps gained from its SLA */
 	bool sla_breached;
 	bool sla_escalation_failed;	/* tried once and could not: not again */
@@ -115,11 +120,16 @@ struct htm_task {
 
 	bool placed;			/* an existing cgroup adopted by `place` */
 
+	/* admission */
 	TAILQ_ENTRY(htm_task) queue_link;	/* struct htm_queue, or starting */
 	uint64_t queue_seq;		/* arrival order on the queue */
 	uint64_t start_seq;		/* its preflight record; runs once durable */
+	bool holds_slot;		/* counted in the run slots */
+	bool starting;			/* admitted, preflight not yet durable */
+
 	TAILQ_ENTRY(htm_task) table_link;	/* struct htm_task_table */
-	void *runtime;			/* owned by the daemon */
+	void *runtime;			/* the runner's, while it runs */
+	struct htm_task_usage *usage;	/* the monitor's and runner's, owned */
 };
 
 struct htm_task *htm_task_new(uint64_t id);

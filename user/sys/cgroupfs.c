@@ -13,10 +13,6 @@
 #include "cgroupfs.h"
 #include "core/pathfmt.h"
 
-const char *const htm_controller_names[] = {
-	[HTM_CTRL_CPU] = "cpu", [HTM_CTRL_IO] = "io",
-	[HTM_CTRL_MEMORY] = "memory", [HTM_CTRL_PIDS] = "pids", NULL,
-};
 
 int htm_cgroup2_mount(char *buf, size_t len)
 {

@@ -11,17 +11,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-enum htm_controller {
-	HTM_CTRL_CPU,
-	HTM_CTRL_IO,
-	HTM_CTRL_MEMORY,
-	HTM_CTRL_PIDS,
-	HTM_CTRL_COUNT,
-};
-
-extern const char *const htm_controller_names[];
-#define HTM_CTRL_BIT(c) (1u << (c))
-#define HTM_CTRL_ALL ((1u << HTM_CTRL_COUNT) - 1)
+#include "core/cgroup.h"
 
 /* The first cgroup2 mount in /proc/self/mountinfo. -ENOENT if none. */
 int htm_cgroup2_mount(char *buf, size_t len);

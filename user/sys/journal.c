@@ -42,7 +42,7 @@ struct htm_journal {
 	bool committing;
 	int write_res, sync_res;
 	struct htm_loop_source write_src, sync_src;
-	struct htm_timer retry;
+	struct htm_loop_timer retry;
 	uint64_t durable;
 	uint64_t sealed, commits, errors;
 };
@@ -251,7 +251,7 @@ static void commit_finished(struct htm_journal *j)
 			"requests wait until their records are on disk",
 			j->write_res < 0 ? "writing" : "syncing", (unsigned long long)len,
 			(unsigned long long)j->size, strerror(-err));
-		htm_timer_arm(&j->retry, htm_now_mono() + 1000000000ull);
+		htm_loop_timer_arm(&j->retry, htm_now_mono() + 1000000000ull);
 		return;
 	}
 	j->size += len;
@@ -288,7 +288,7 @@ static void sync_done(struct htm_loop_source *src, int res, uint32_t fl)
 		commit_finished(j);
 }
 
-static void retry_fired(struct htm_timer *t)
+static void retry_fired(struct htm_loop_timer *t)
 {
 	struct htm_journal *j = (struct htm_journal *)((char *)t -
 		offsetof(struct htm_journal, retry));
@@ -301,7 +301,7 @@ void htm_journal_commit(struct htm_journal *j)
 	struct io_uring_sqe *w, *s;
 	struct rec_buf tmp;
 
-	if (j->committing || j->fd < 0 || htm_timer_idle(&j->retry) == false)
+	if (j->committing || j->fd < 0 || htm_loop_timer_idle(&j->retry) == false)
 		return;
 	if (!j->flight.len) {
 		if (!j->fill.len)
@@ -312,7 +312,7 @@ void htm_journal_commit(struct htm_journal *j)
 		j->fill.len = 0;
 	}
 	if (htm_loop_reserve(j->o.loop, 2) < 0) {
-		htm_timer_arm(&j->retry, htm_now_mono() + 1000000ull);
+		htm_loop_timer_arm(&j->retry, htm_now_mono() + 1000000ull);
 		return;
 	}
 	w = htm_loop_sqe(j->o.loop, &j->write_src);
@@ -402,7 +402,7 @@ int htm_journal_open(struct htm_journal **out, const struct htm_journal_opts *o,
 	j->o.dir = j->dir;
 	j->write_src.fn = write_done;
 	j->sync_src.fn = sync_done;
-	htm_timer_init(&j->retry, o->loop, retry_fired);
+	htm_loop_timer_init(&j->retry, o->loop, retry_fired);
 	j->next_seq = s->last_seq + 1;
 	j->durable = s->last_seq;
 	memcpy(j->prev_hash, s->last_hash, HTM_HASH_LEN);

@@ -22,27 +22,6 @@
 
 /* --- reading (journal_read.c) ------------------------------------------ */
 
-struct htm_journal_scan {
-	uint64_t records, last_seq, last_ts;
-	uint8_t last_hash[HTM_HASH_LEN];
-	unsigned segments;
-	/* a crash mid-write: bytes after the last whole record */
-	bool torn;
-	uint64_t torn_bytes;
-	/* the plain segment appends continue in, and where its records end */
-	bool has_active;
-	char active[512];
-	uint64_t active_end;
-	/* anything else: the first record that is not what it should be */
-	bool broken;
-	uint64_t broken_seq, broken_offset;
-	char broken_segment[512];
-	char why[192];
-};
-
-/* Called for each good record in order; a negative return stops the scan. */
-typedef int (*htm_rec_visit)(void *ctx, const struct htm_rec *r);
-
 /* Read and check every record. 0 also when the journal is torn or broken
  * (see the scan result); negative only for errors around it. */
 int htm_journal_scan(const char *dir, htm_rec_visit fn, void *ctx,

@@ -161,7 +161,7 @@ uint64_t htm_now_real(void)
 static void timer_complete(struct htm_loop_source *src, int res,
 			   uint32_t flags)
 {
-	struct htm_timer *t = (struct htm_timer *)src;
+	struct htm_loop_timer *t = (struct htm_loop_timer *)src;
 
 	(void)flags;
 	/* -ECANCELED: replaced or disarmed. -ETIME from an arming that was
@@ -172,8 +172,8 @@ static void timer_complete(struct htm_loop_source *src, int res,
 	t->fn(t);
 }
 
-void htm_timer_init(struct htm_timer *t, struct htm_loop *l,
-		    void (*fn)(struct htm_timer *t))
+void htm_loop_timer_init(struct htm_loop_timer *t, struct htm_loop *l,
+		    void (*fn)(struct htm_loop_timer *t))
 {
 	t->src.fn = timer_complete;
 	t->src.inflight = 0;
@@ -182,11 +182,11 @@ void htm_timer_init(struct htm_timer *t, struct htm_loop *l,
 	t->loop = l;
 }
 
-int htm_timer_arm(struct htm_timer *t, uint64_t mono_ns)
+int htm_loop_timer_arm(struct htm_loop_timer *t, uint64_t mono_ns)
 {
 	struct io_uring_sqe *sqe;
 
-	htm_timer_disarm(t);
+	htm_loop_timer_disarm(t);
 	sqe = htm_loop_sqe(t->loop, &t->src);
 	if (!sqe)
 		return -EBUSY;
@@ -197,7 +197,7 @@ int htm_timer_arm(struct htm_timer *t, uint64_t mono_ns)
 	return 0;
 }
 
-void htm_timer_disarm(struct htm_timer *t)
+void htm_loop_timer_disarm(struct htm_loop_timer *t)
 {
 	struct io_uring_sqe *sqe;
 

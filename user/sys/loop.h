@@ -55,19 +55,19 @@ uint64_t htm_now_real(void);	/* CLOCK_REALTIME ns */
  * One-shot timer on CLOCK_MONOTONIC. Re-arming replaces the deadline; a
  * completion of an older arming is recognised by its deadline and ignored.
  */
-struct htm_timer {
+struct htm_loop_timer {
 	struct htm_loop_source src;
 	struct __kernel_timespec ts;
 	uint64_t deadline;		/* 0: disarmed */
-	void (*fn)(struct htm_timer *t);
+	void (*fn)(struct htm_loop_timer *t);
 	struct htm_loop *loop;
 };
 
-void htm_timer_init(struct htm_timer *t, struct htm_loop *l,
-		    void (*fn)(struct htm_timer *t));
-int htm_timer_arm(struct htm_timer *t, uint64_t mono_ns);
-void htm_timer_disarm(struct htm_timer *t);
-static inline bool htm_timer_idle(const struct htm_timer *t)
+void htm_loop_timer_init(struct htm_loop_timer *t, struct htm_loop *l,
+		    void (*fn)(struct htm_loop_timer *t));
+int htm_loop_timer_arm(struct htm_loop_timer *t, uint64_t mono_ns);
+void htm_loop_timer_disarm(struct htm_loop_timer *t);
+static inline bool htm_loop_timer_idle(const struct htm_loop_timer *t)
 {
 	return !t->deadline && !t->src.inflight;
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "htm/sampler.h"
+#include "world.h"	/* struct htm_sampler_info */
 
 struct htm_sampler;
 
@@ -25,15 +26,6 @@ struct htm_sampler_opts {
 	void *ctx;
 };
 
-/* What loaded and what a probe switched off (for `status`). */
-struct htm_sampler_info {
-	const char *programs[8];
-	int nprograms;
-	const char *off[4];		/* "oom_kills: <why>" */
-	int noff;
-	const char *pin_dir;		/* NULL when not pinned */
-	const char *wait_clock;		/* "sched_info" or "task_storage" */
-};
 
 /* Open, probe, load, attach, pin. On failure a negative errno and, in
  * why, what failed (libbpf's detail went to the log). */

@@ -11,16 +11,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "core/usage.h"
+
 struct htm_taskstats;
 
-struct htm_delays {
-	uint64_t cpu_ns, cpu_count;
-	uint64_t blkio_ns, blkio_count;
-	uint64_t swapin_ns, swapin_count;
-	uint64_t reclaim_ns, reclaim_count;	/* freepages: direct reclaim */
-	uint64_t thrashing_ns, thrashing_count;
-	uint64_t run_ns;			/* actual time on CPU */
-};
 
 int htm_taskstats_open(struct htm_taskstats **out);
 void htm_taskstats_close(struct htm_taskstats *ts);

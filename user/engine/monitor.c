@@ -1,30 +1,64 @@
 // SPDX-License-Identifier: MIT
-/*
- * The monitor. Once per sampling period it reads the sampler's maps in
- * batches, the PSI and memory.current of every tracked cgroup, the system's
- * PSI and meminfo; turns cumulative counters into per-period CPU shares and
- * run-queue percentiles; and feeds the stress level. Between periods the
- * sampler's ring buffer (budget breaches, reclaim, OOM kills) and the PSI
- * triggers arrive on the loop and are handled at once; a trigger also runs
- * a sampling pass right away so the stress level does not wait a period.
- */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "core/duration.h"
 #include "core/histogram.h"
-#include "manager.h"
-#include "sys/log.h"
-#include "sys/pressure.h"
+#include "core/log.h"
+#include "engine/monitor.h"
 
-#define DELAYACCT_SYSCTL "/proc/sys/kernel/task_delayacct"
+/* A cgroup the sampler tracks for us. */
+struct tracked_cg {
+	uint64_t cgid;
+	struct htm_task *task;		/* NULL for cgroups that are not tasks */
+	char *path;
+	struct htm_cg_stats last, now;	/* cumulative, previous and this period */
+	uint64_t period_breaches, period_waits;
+	double cpu_pct, rq_p50_us, rq_p90_us, rq_p99_us;	/* last period */
+	struct htm_psi psi[HTM_RES_COUNT];
+	bool has_psi;
+	uint64_t memory_current;
+	bool has_memory;
+};
+
+struct psi_trigger {
+	struct htm_monitor *mon;
+	enum htm_resource res;
+	struct htm_psi_watch *watch;
+	char spec[64];			/* as registered (may differ from config) */
+	uint64_t fired;
+};
+
+struct htm_monitor {
+	struct htm_ctx *c;
+	bool sampler;			/* the world's sampler is loaded */
+	char sampler_error[256];
+	struct htm_timer period;
+	uint64_t period_ns;
+	uint64_t last_mono, next_due;
+	void *tracked;			/* tsearch by cgid */
+	size_t ntracked;
+	struct htm_cg_stats all_last, all_now;
+	double all_cpu_pct, all_p50_us, all_p90_us, all_p99_us;
+	struct htm_psi psi[HTM_RES_COUNT], psi_last[HTM_RES_COUNT];
+	double stall_some[HTM_RES_COUNT], stall_full[HTM_RES_COUNT];
+	bool has_psi, psi_primed;
+	struct htm_meminfo mem;
+	double signals[HTM_SIG_COUNT];
+	struct htm_stress stress;
+	struct psi_trigger trigger[HTM_RES_COUNT];
+	bool delays;			/* delay accounting readable */
+	char delays_error[128];
+	uint64_t reads, read_ns_total;	/* sampling passes and their cost */
+	uint64_t breach_events, reclaim_events, oom_events;
+};
+
+static struct htm_world *W(struct htm_monitor *mon)
+{
+	return mon->c->w;
+}
 
 static int tracked_cmp(const void *a, const void *b)
 {
@@ -41,21 +75,20 @@ static struct tracked_cg *tracked_find(struct htm_monitor *mon, uint64_t cgid)
 	return node ? *node : NULL;
 }
 
+enum htm_stress_level monitor_stress(const struct htm_monitor *mon)
+{
+	return mon->stress.level;
+}
+
 /* --- tracking ------------------------------------------------------------ */
 
-int monitor_track_task(struct htm_manager *m, struct htm_task *t, int cgfd)
+static int track(struct htm_monitor *mon, struct htm_task *t)
 {
-	struct htm_monitor *mon = &m->mon;
+	const struct htm_config *cfg = &mon->c->cfg;
 	struct tracked_cg *tc;
-	struct stat st;
 	uint64_t budget;
 	int r;
 
-	/* on cgroup2 a cgroup directory's inode number is its kernfs id,
-	 * the id bpf_get_current_cgroup_id() and cgroup->kn->id report */
-	if (fstat(cgfd, &st) < 0)
-		return -errno;
-	t->cgroup_id = st.st_ino;
 	tc = calloc(1, sizeof(*tc));
 	if (!tc || !(tc->path = strdup(t->cgroup))) {
 		free(tc);
@@ -69,9 +102,9 @@ int monitor_track_task(struct htm_manager *m, struct htm_task *t, int cgfd)
 		return -ENOMEM;
 	}
 	mon->ntracked++;
-	budget = t->budget_ns ? t->budget_ns : m->cfg.priority[t->priority].rq_budget_ns;
-	if (m->sampler) {
-		r = htm_sampler_track(m->sampler, tc->cgid, budget);
+	budget = t->budget_ns ? t->budget_ns : cfg->priority[t->priority].rq_budget_ns;
+	if (mon->sampler) {
+		r = W(mon)->ops->sampler_track(W(mon), tc->cgid, budget);
 		if (r < 0)
 			htm_log(LOG_WARNING, "task %llu: sampler cannot track cgroup %llu: %s, ignoring",
 				(unsigned long long)t->id, (unsigned long long)tc->cgid,
@@ -80,49 +113,39 @@ int monitor_track_task(struct htm_manager *m, struct htm_task *t, int cgfd)
 	return 0;
 }
 
-void monitor_untrack_task(struct htm_manager *m, struct htm_task *t)
+static void untrack(struct htm_monitor *mon, struct htm_task *t)
 {
-	struct htm_monitor *mon = &m->mon;
 	struct tracked_cg *tc = tracked_find(mon, t->cgroup_id);
-	struct task_run *run = t->runtime;
+	struct htm_task_usage *u;
 
 	if (!tc)
 		return;
-	if (run) {
-		run->usage.totals = tc->now;
-		if (m->sampler)
-			(void)htm_sampler_read_one(m->sampler, tc->cgid,
-						   &run->usage.totals);
-		run->usage.valid = true;
+	/* what a task the runner started used; a placed cgroup has no usage */
+	if (t->runtime && (u = tasks_usage(t))) {
+		u->totals = tc->now;
+		if (mon->sampler)
+			(void)W(mon)->ops->sampler_read_one(W(mon), tc->cgid, &u->totals);
+		u->valid = true;
 	}
-	if (m->sampler)
-		(void)htm_sampler_untrack(m->sampler, tc->cgid);
+	if (mon->sampler)
+		(void)W(mon)->ops->sampler_untrack(W(mon), tc->cgid);
 	tdelete(tc, &mon->tracked, tracked_cmp);
 	mon->ntracked--;
 	free(tc->path);
 	free(tc);
 }
 
-int monitor_task_delays(struct htm_manager *m, struct htm_task *t,
-			struct htm_delays *out)
-{
-	if (!m->mon.taskstats)
-		return -EOPNOTSUPP;
-	return htm_taskstats_query(m->mon.taskstats, t->pid, out);
-}
-
 /* --- the sampling pass ---------------------------------------------------- */
 
 struct pass {
-	struct htm_manager *m;
+	struct htm_monitor *mon;
 	uint64_t interval_ns;
 	uint64_t breaches;
 };
 
 static void on_cg_read(void *ctx, uint64_t cgid, const struct htm_cg_stats *t)
 {
-	struct htm_manager *m = ctx;
-	struct tracked_cg *tc = tracked_find(&m->mon, cgid);
+	struct tracked_cg *tc = tracked_find(ctx, cgid);
 
 	if (tc)
 		tc->now = *t;
@@ -151,7 +174,8 @@ static void tracked_update(const void *node, VISIT which, void *closure)
 {
 	struct tracked_cg *tc = *(struct tracked_cg *const *)node;
 	struct pass *p = closure;
-	struct task_run *run;
+	struct htm_world *w = W(p->mon);
+	struct htm_task_usage *u;
 	char buf[64];
 
 	if (which != postorder && which != leaf)
@@ -163,59 +187,58 @@ static void tracked_update(const void *node, VISIT which, void *closure)
 	p->breaches += tc->period_breaches;
 	tc->has_psi = true;
 	for (int r = 0; r < HTM_RES_COUNT; r++)
-		if (htm_psi_read(tc->path, r, &tc->psi[r]) < 0)
+		if (w->ops->psi_read(w, tc->path, r, &tc->psi[r]) < 0)
 			tc->has_psi = false;
-	tc->has_memory = htm_cgroup_read(tc->path, "memory.current", buf,
+	tc->has_memory = w->ops->cg_read(w, tc->path, "memory.current", buf,
 					 sizeof(buf)) == 0;
 	if (tc->has_memory)
 		tc->memory_current = strtoull(buf, NULL, 10);
 	tc->last = tc->now;
-	run = tc->task ? tc->task->runtime : NULL;
-	if (run) {
-		run->usage.cpu_pct = tc->cpu_pct;
-		run->usage.rq_p50_us = tc->rq_p50_us;
-		run->usage.rq_p90_us = tc->rq_p90_us;
-		run->usage.rq_p99_us = tc->rq_p99_us;
+	if (tc->task && tc->task->runtime && (u = tasks_usage(tc->task))) {
+		u->cpu_pct = tc->cpu_pct;
+		u->rq_p50_us = tc->rq_p50_us;
+		u->rq_p90_us = tc->rq_p90_us;
+		u->rq_p99_us = tc->rq_p99_us;
 	}
 }
 
-static void stress_changed(struct htm_manager *m, enum htm_stress_level from)
+static void stress_changed(struct htm_monitor *mon, enum htm_stress_level from,
+			   enum htm_stress_cause cause, uint64_t cause_ns)
 {
-	struct htm_monitor *mon = &m->mon;
-	cJSON *f = cJSON_CreateObject(), *sig;
+	struct htm_msg m = { .type = HTM_MSG_STRESS_CHANGED };
 
-	if (!f)
-		return;
-	cJSON_AddStringToObject(f, "from", htm_stress_names[from]);
-	cJSON_AddStringToObject(f, "to", htm_stress_names[mon->stress.level]);
-	cJSON_AddStringToObject(f, "reasons", mon->stress.reasons);
-	sig = cJSON_AddObjectToObject(f, "signals");
-	for (int s = 0; sig && s < HTM_SIG_COUNT; s++)
-		cJSON_AddNumberToObject(sig, htm_stress_signal_names[s], mon->signals[s]);
-	manager_event(m, "stress.changed",
-		      mon->stress.level > from ? LOG_WARNING : LOG_NOTICE, f);
+	m.u.stress.from = from;
+	m.u.stress.to = mon->stress.level;
+	m.u.stress.reasons = htm_bus_strdup(&m, mon->stress.reasons);
+	memcpy(m.u.stress.signals, mon->signals, sizeof(mon->signals));
+	m.u.stress.cause = cause;
+	m.u.stress.cause_ns = cause_ns;
+	htm_bus_post(mon->c->bus, &m);
 }
 
-/* One pass over everything; `why` is "period" or what triggered it. */
-static void monitor_sample(struct htm_manager *m)
+/* One pass over everything. */
+static void monitor_sample(struct htm_monitor *mon, enum htm_stress_cause cause,
+			   uint64_t cause_ns)
 {
-	struct htm_monitor *mon = &m->mon;
-	uint64_t start = htm_now_mono(), interval;
-	struct pass p = { .m = m };
+	struct htm_world *w = W(mon);
+	uint64_t start = htm_mono(mon->c), interval;
+	struct pass p = { .mon = mon };
 	enum htm_stress_level before;
+	size_t backlog = 0;
+	struct htm_msg q = { .type = HTM_MSG_QUEUE_LEN, .u.queue_len = &backlog };
 	int r;
 
 	interval = mon->last_mono ? start - mon->last_mono : mon->period_ns;
 	if (!interval)
 		interval = 1;
 	p.interval_ns = interval;
-	if (m->sampler) {
-		r = htm_sampler_read(m->sampler, on_cg_read, m, &mon->all_now);
+	if (mon->sampler) {
+		r = w->ops->sampler_read(w, on_cg_read, mon, &mon->all_now);
 		if (r < 0)
 			htm_log(LOG_WARNING, "sampler read: %s, ignoring", strerror(-r));
 		period_view(&mon->all_now, &mon->all_last, interval, &mon->all_cpu_pct,
 			    &mon->all_p50_us, &mon->all_p90_us, &mon->all_p99_us);
-		mon->all_cpu_pct /= (double)sysconf(_SC_NPROCESSORS_ONLN);
+		mon->all_cpu_pct /= (double)w->ops->ncpus(w);
 		mon->all_last = mon->all_now;
 	}
 	twalk_r(mon->tracked, tracked_update, &p);
@@ -223,7 +246,7 @@ static void monitor_sample(struct htm_manager *m)
 	mon->has_psi = true;
 	for (int res = 0; res < HTM_RES_COUNT; res++) {
 		mon->psi_last[res] = mon->psi[res];
-		if (htm_psi_read(NULL, res, &mon->psi[res]) < 0) {
+		if (w->ops->psi_read(w, NULL, res, &mon->psi[res]) < 0) {
 			mon->has_psi = false;
 			continue;
 		}
@@ -238,7 +261,7 @@ static void monitor_sample(struct htm_manager *m)
 							 interval / 1000);
 	}
 	mon->psi_primed = mon->has_psi;
-	(void)htm_meminfo_read(&mon->mem);
+	(void)w->ops->meminfo(w, &mon->mem);
 
 	/* avg10 is smooth but lags 10 s; the stall share of the last interval
 	 * reacts within it. Stress takes the worse of the two. */
@@ -257,166 +280,80 @@ static void monitor_sample(struct htm_manager *m)
 		mon->mem.total_kb ? 100.0 * (double)mon->mem.available_kb /
 					    (double)mon->mem.total_kb
 				  : 100.0;
-	mon->signals[HTM_SIG_QUEUE_BACKLOG] = (double)htm_queue_len(&m->queue);
+	(void)htm_bus_send(mon->c->bus, &q);
+	mon->signals[HTM_SIG_QUEUE_BACKLOG] = (double)backlog;
 	before = mon->stress.level;
-	if (htm_stress_update(&mon->stress, &m->cfg.stress, mon->signals, start)) {
-		stress_changed(m, before);
-		mon->last_write = governor_update(m, mon->stress.reasons);
-	} else {
-		mon->last_write = 0;
-	}
+	if (htm_stress_update(&mon->stress, &mon->c->cfg.stress, mon->signals, start))
+		stress_changed(mon, before, cause, cause_ns);
 
 	mon->last_mono = start;
 	mon->reads++;
-	mon->read_ns_total += htm_now_mono() - start;
+	mon->read_ns_total += htm_mono(mon->c) - start;
 }
 
 static void period_fired(struct htm_timer *timer)
 {
-	struct htm_manager *m = (struct htm_manager *)((char *)timer -
-		offsetof(struct htm_manager, mon.period));
-	struct htm_monitor *mon = &m->mon;
+	struct htm_monitor *mon = htm_container_of(timer, struct htm_monitor, period);
 	uint64_t now;
 
-	monitor_sample(m);
+	monitor_sample(mon, HTM_CAUSE_PERIOD, 0);
 	/* fixed cadence; after a stall, skip the missed periods */
-	now = htm_now_mono();
+	now = htm_mono(mon->c);
 	mon->next_due += mon->period_ns;
 	if (mon->next_due <= now)
 		mon->next_due = now + mon->period_ns;
-	htm_timer_arm(&mon->period, mon->next_due);
+	htm_arm(mon->c, &mon->period, mon->next_due);
 }
 
 /* --- events from the kernel -------------------------------------------------- */
 
-static cJSON *event_fields(struct htm_manager *m, const struct htm_event *e)
+void monitor_kernel_event(struct htm_monitor *mon, const struct htm_event *e)
 {
-	struct tracked_cg *tc = tracked_find(&m->mon, e->cgid);
-	cJSON *f = cJSON_CreateObject();
-	uint64_t now = htm_now_mono();
-	char comm[17];
+	struct tracked_cg *tc = tracked_find(mon, e->cgid);
+	struct htm_msg m = { .type = HTM_MSG_KERNEL_EVENT };
 
-	if (!f)
-		return NULL;
-	memcpy(comm, e->comm, 16);
-	comm[16] = '\0';
-	cJSON_AddNumberToObject(f, "cgroup_id", (double)e->cgid);
-	if (tc && tc->task) {
-		cJSON_AddNumberToObject(f, "task", (double)tc->task->id);
-		cJSON_AddStringToObject(f, "priority",
-					htm_priority_names[tc->task->priority]);
-	}
-	if (tc)
-		cJSON_AddStringToObject(f, "cgroup", tc->path);
-	cJSON_AddNumberToObject(f, "pid", e->pid);
-	cJSON_AddStringToObject(f, "comm", comm);
-	/* kernel timestamp to here: what the ring buffer and loop cost */
-	cJSON_AddNumberToObject(f, "delivery_us",
-				now > e->ts_ns ? (double)(now - e->ts_ns) / 1e3 : 0);
-	return f;
-}
-
-void monitor_on_sampler_event(void *ctx, const struct htm_event *e)
-{
-	struct htm_manager *m = ctx;
-	struct htm_monitor *mon = &m->mon;
-	cJSON *f = event_fields(m, e);
-
-	if (!f)
-		return;
 	switch (e->type) {
-	case HTM_EV_BUDGET_BREACH: {
-		struct tracked_cg *tc = tracked_find(mon, e->cgid);
-
+	case HTM_EV_BUDGET_BREACH:
 		mon->breach_events++;
-		/* critical work waited too long: respond now, not next period */
-		if (tc && tc->task && tc->task->priority == HTM_PRIO_CRITICAL)
-			governor_reaction(m, HTM_REACT_BREACH, e->ts_ns,
-					  governor_breach(m, tc->path));
-		cJSON_AddNumberToObject(f, "wait_us", (double)e->value_ns / 1e3);
-		cJSON_AddNumberToObject(f, "budget_us", (double)e->limit_ns / 1e3);
-		manager_event(m, "sampler.budget_breach", LOG_DEBUG, f);
 		break;
-	}
 	case HTM_EV_RECLAIM:
 		mon->reclaim_events++;
-		cJSON_AddNumberToObject(f, "reclaim_us", (double)e->value_ns / 1e3);
-		cJSON_AddNumberToObject(f, "pages", (double)e->count);
-		manager_event(m, "sampler.reclaim", LOG_DEBUG, f);
 		break;
 	case HTM_EV_OOM_KILL:
 		mon->oom_events++;
-		cJSON_AddNumberToObject(f, "uid", (double)e->count);
-		manager_event(m, "sampler.oom_kill", LOG_WARNING, f);
 		break;
 	default:
-		cJSON_Delete(f);
-	}
-}
-
-static int ring_wait(struct htm_manager *m)
-{
-	struct io_uring_sqe *sqe = htm_loop_sqe(m->loop, &m->mon.ring_src);
-
-	if (!sqe)
-		return -EBUSY;
-	io_uring_prep_poll_add(sqe, htm_sampler_events_fd(m->sampler), POLLIN);
-	return 0;
-}
-
-static void ring_ready(struct htm_loop_source *src, int res, uint32_t fl)
-{
-	struct htm_manager *m = (struct htm_manager *)((char *)src -
-		offsetof(struct htm_manager, mon.ring_src));
-
-	(void)fl;
-	if (res < 0 && res != -EINTR) {
-		htm_log(LOG_ERR, "sampler ring buffer poll: %s; kernel events stop",
-			strerror(-res));
 		return;
 	}
-	htm_sampler_consume(m->sampler);
-	ring_wait(m);
+	m.u.kernel.ev = *e;
+	m.u.kernel.priority = -1;
+	if (tc && tc->task) {
+		m.u.kernel.task_id = tc->task->id;
+		m.u.kernel.priority = tc->task->priority;
+	}
+	if (tc)
+		m.u.kernel.cgroup = htm_bus_strdup(&m, tc->path);
+	m.u.kernel.now_mono = htm_mono(mon->c);
+	htm_bus_post(mon->c->bus, &m);
 }
 
-static int trigger_wait(struct psi_trigger *t)
+static void trigger_fired(void *data, int err)
 {
-	struct io_uring_sqe *sqe = htm_loop_sqe(t->m->loop, &t->src);
+	struct psi_trigger *t = data;
+	struct htm_monitor *mon = t->mon;
+	struct htm_msg m = { .type = HTM_MSG_PSI_TRIGGER };
 
-	if (!sqe)
-		return -EBUSY;
-	io_uring_prep_poll_add(sqe, t->fd, POLLPRI);
-	return 0;
-}
-
-static void trigger_fired(struct htm_loop_source *src, int res, uint32_t fl)
-{
-	struct psi_trigger *t = (struct psi_trigger *)((char *)src -
-		offsetof(struct psi_trigger, src));
-	enum htm_stress_level was = t->m->plan.level;
-	uint64_t fired = htm_now_mono();
-	cJSON *f;
-
-	(void)fl;
-	if (res < 0 || (res & (POLLERR | POLLHUP | POLLNVAL))) {
+	if (err < 0) {
 		htm_log(LOG_ERR, "PSI trigger on %s: %s; disabled",
 			htm_resource_names[t->res],
-			res < 0 ? strerror(-res) : "the kernel dropped it");
+			err == -EPIPE ? "the kernel dropped it" : strerror(-err));
 		return;
 	}
 	t->fired++;
-	f = cJSON_CreateObject();
-	if (f) {
-		cJSON_AddStringToObject(f, "resource", htm_resource_names[t->res]);
-		cJSON_AddStringToObject(f, "trigger", t->spec);
-	}
-	manager_event(t->m, "psi.trigger", LOG_INFO, f);
-	monitor_sample(t->m);
-	/* a reaction is a step up; a pass that found the stall already over
-	 * and stepped down (a late, rate-limited trigger) is not one */
-	if (t->m->plan.level > was)
-		governor_reaction(t->m, HTM_REACT_PSI, fired, t->m->mon.last_write);
-	trigger_wait(t);
+	m.u.psi.res = t->res;
+	snprintf(m.u.psi.spec, sizeof(m.u.psi.spec), "%s", t->spec);
+	htm_bus_post(mon->c->bus, &m);
+	monitor_sample(mon, HTM_CAUSE_PSI, htm_mono(mon->c));
 }
 
 /* --- start, stop ----------------------------------------------------------- */
@@ -428,85 +365,71 @@ static void trigger_fired(struct htm_loop_source *src, int res, uint32_t fl)
  */
 static int trigger_open(struct psi_trigger *t, const char *spec)
 {
+	struct htm_world *w = W(t->mon);
 	unsigned long long stall, window, w2;
 	char kind[8];
+	int r;
 
 	snprintf(t->spec, sizeof(t->spec), "%s", spec);
-	t->fd = htm_psi_trigger_open(t->res, t->spec);
-	if (t->fd != -EINVAL ||
+	r = w->ops->psi_watch(w, t->res, t->spec, trigger_fired, t, &t->watch);
+	if (r != -EINVAL ||
 	    sscanf(spec, "%7s %llu %llu", kind, &stall, &window) != 3 ||
 	    window % 2000000 == 0)
-		return t->fd < 0 ? t->fd : 0;
+		return r;
 	w2 = (window + 1999999) / 2000000 * 2000000;
 	snprintf(t->spec, sizeof(t->spec), "%s %llu %llu", kind,
 		 stall * w2 / window, w2);
-	t->fd = htm_psi_trigger_open(t->res, t->spec);
-	if (t->fd >= 0)
+	r = w->ops->psi_watch(w, t->res, t->spec, trigger_fired, t, &t->watch);
+	if (r == 0)
 		htm_log(LOG_NOTICE, "PSI trigger on %s: \"%s\" refused (no "
 			"CAP_SYS_RESOURCE?), using \"%s\"",
 			htm_resource_names[t->res], spec, t->spec);
-	return t->fd < 0 ? t->fd : 0;
+	return r;
 }
 
-static void delayacct_enable(struct htm_monitor *mon)
+bool monitor_open_sampler(struct htm_monitor *mon, char *why, size_t len)
 {
-	char buf[8] = "";
-	int fd = open(DELAYACCT_SYSCTL, O_RDWR | O_CLOEXEC);
+	struct htm_world *w = W(mon);
+	int r = w->ops->sampler_open(w, mon->c->cfg.bpf_pin_dir,
+				     mon->c->cfg.runqueue_clock, mon->sampler_error,
+				     sizeof(mon->sampler_error));
 
-	mon->delayacct_restore = -1;
-	if (fd < 0)
-		return;	/* before 5.14 it is a boot parameter only */
-	if (read(fd, buf, sizeof(buf) - 1) > 0 && buf[0] == '0') {
-		if (pwrite(fd, "1", 1, 0) == 1) {
-			mon->delayacct_restore = 0;
-			htm_log(LOG_INFO, "enabled kernel.task_delayacct (restored on exit)");
-		} else {
-			htm_log(LOG_WARNING, "cannot enable kernel.task_delayacct: %s, ignoring",
-				strerror(errno));
-		}
-	}
-	close(fd);
+	mon->sampler = r == 0;
+	snprintf(why, len, "%s", mon->sampler_error);
+	if (r < 0)
+		htm_log(LOG_WARNING, "BPF sampler unavailable (%s), continuing "
+			"on PSI alone", mon->sampler_error);
+	return mon->sampler;
 }
 
-int monitor_start(struct htm_manager *m)
+int monitor_start(struct htm_monitor *mon)
 {
-	struct htm_monitor *mon = &m->mon;
+	struct htm_ctx *c = mon->c;
 	int r;
 
-	mon->period_ns = m->cfg.sample_period_ns;
-	mon->delayacct_restore = -1;
-	htm_stress_init(&mon->stress, htm_now_mono());
-	htm_timer_init(&mon->period, m->loop, period_fired);
-	mon->ring_src.fn = ring_ready;
+	mon->period_ns = c->cfg.sample_period_ns;
+	htm_stress_init(&mon->stress, htm_mono(c));
 	for (int res = 0; res < HTM_RES_COUNT; res++) {
 		struct psi_trigger *t = &mon->trigger[res];
 
-		t->m = m;
+		t->mon = mon;
 		t->res = res;
-		t->fd = -1;
-		t->src.fn = trigger_fired;
-		if (!m->cfg.psi_trigger[res][0])
+		if (!c->cfg.psi_trigger[res][0])
 			continue;
-		r = trigger_open(t, m->cfg.psi_trigger[res]);
+		r = trigger_open(t, c->cfg.psi_trigger[res]);
 		if (r < 0) {
+			t->watch = NULL;
 			htm_log(LOG_WARNING, "PSI trigger \"%s\" on %s: %s, ignoring",
-				m->cfg.psi_trigger[res], htm_resource_names[res],
+				c->cfg.psi_trigger[res], htm_resource_names[res],
 				strerror(-r));
-			continue;
 		}
-		trigger_wait(t);
 	}
-	if (m->sampler)
-		ring_wait(m);
-	if (m->cfg.delay_accounting)
-		delayacct_enable(mon);
-	r = htm_taskstats_open(&mon->taskstats);
-	if (r < 0)
-		snprintf(mon->taskstats_error, sizeof(mon->taskstats_error),
-			 "taskstats netlink family: %s", strerror(-r));
-	monitor_sample(m);
-	mon->next_due = htm_now_mono() + mon->period_ns;
-	return htm_timer_arm(&mon->period, mon->next_due);
+	mon->delays = c->w->ops->delays_open(c->w, c->cfg.delay_accounting,
+					     mon->delays_error,
+					     sizeof(mon->delays_error)) == 0;
+	monitor_sample(mon, HTM_CAUSE_PERIOD, 0);
+	mon->next_due = htm_mono(c) + mon->period_ns;
+	return htm_arm(c, &mon->period, mon->next_due);
 }
 
 static void tracked_free(void *node)
@@ -517,25 +440,67 @@ static void tracked_free(void *node)
 	free(tc);
 }
 
-void monitor_stop(struct htm_manager *m)
+void monitor_stop(struct htm_monitor *mon)
 {
-	struct htm_monitor *mon = &m->mon;
-	int fd;
+	struct htm_world *w = W(mon);
 
+	htm_disarm(mon->c, &mon->period);
 	tdestroy(mon->tracked, tracked_free);
 	mon->tracked = NULL;
+	mon->ntracked = 0;
 	for (int res = 0; res < HTM_RES_COUNT; res++)
-		if (mon->trigger[res].fd >= 0)
-			close(mon->trigger[res].fd);
-	htm_taskstats_close(mon->taskstats);
-	mon->taskstats = NULL;
-	if (mon->delayacct_restore == 0) {
-		fd = open(DELAYACCT_SYSCTL, O_WRONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			(void)!write(fd, "0", 1);
-			close(fd);
+		if (mon->trigger[res].watch) {
+			w->ops->psi_unwatch(mon->trigger[res].watch);
+			mon->trigger[res].watch = NULL;
 		}
+	if (mon->delays)
+		w->ops->delays_close(w);
+	mon->delays = false;
+}
+
+static int on_msg(void *data, struct htm_msg *m)
+{
+	struct htm_monitor *mon = data;
+
+	switch (m->type) {
+	case HTM_MSG_CGROUP_READY:
+		return track(mon, m->u.task);
+	case HTM_MSG_CGROUP_GONE:
+		untrack(mon, m->u.task);
+		return 0;
+	default:
+		return 0;
 	}
+}
+
+int monitor_new(struct htm_monitor **out, struct htm_ctx *c)
+{
+	struct htm_monitor *mon = calloc(1, sizeof(*mon));
+	int r;
+
+	if (!mon)
+		return -ENOMEM;
+	mon->c = c;
+	htm_timer_init(&mon->period, period_fired);
+	r = htm_bus_subscribe(c->bus, HTM_MSG_CGROUP_READY, on_msg, mon);
+	if (r == 0)
+		r = htm_bus_subscribe(c->bus, HTM_MSG_CGROUP_GONE, on_msg, mon);
+	if (r < 0) {
+		free(mon);
+		return r;
+	}
+	*out = mon;
+	return 0;
+}
+
+void monitor_free(struct htm_monitor *mon)
+{
+	if (!mon)
+		return;
+	monitor_stop(mon);
+	if (mon->sampler)
+		W(mon)->ops->sampler_close(W(mon));
+	free(mon);
 }
 
 /* --- JSON views -------------------------------------------------------------- */
@@ -549,16 +514,10 @@ static void add_rq(cJSON *o, double p50, double p90, double p99)
 	cJSON_AddNumberToObject(rq, "p99_us", p99);
 }
 
-struct top_walk {
-	struct htm_manager *m;
-	cJSON *arr;
-};
-
 static void tracked_json(const void *node, VISIT which, void *closure)
 {
 	const struct tracked_cg *tc = *(struct tracked_cg *const *)node;
-	struct top_walk *w = closure;
-	cJSON *arr = w->arr, *o, *psi;
+	cJSON *arr = closure, *o, *psi;
 
 	if (which != postorder && which != leaf)
 		return;
@@ -570,8 +529,6 @@ static void tracked_json(const void *node, VISIT which, void *closure)
 		cJSON_AddStringToObject(o, "name", tc->task->name);
 		cJSON_AddStringToObject(o, "priority", htm_priority_names[tc->task->priority]);
 		cJSON_AddStringToObject(o, "state", htm_state_names[tc->task->state]);
-		/* the in-kernel egress bucket's counters, null when unlimited */
-		cJSON_AddItemToObject(o, "egress", egress_json(w->m, tc->task));
 	}
 	cJSON_AddStringToObject(o, "cgroup", tc->path);
 	cJSON_AddNumberToObject(o, "cgroup_id", (double)tc->cgid);
@@ -594,10 +551,9 @@ static void tracked_json(const void *node, VISIT which, void *closure)
 	cJSON_AddItemToArray(arr, o);
 }
 
-cJSON *monitor_top_json(struct htm_manager *m)
+cJSON *monitor_top_json(struct htm_monitor *mon)
 {
-	struct htm_monitor *mon = &m->mon;
-	cJSON *o = cJSON_CreateObject(), *st, *sys, *psi, *r, *sig, *arr, *q;
+	cJSON *o = cJSON_CreateObject(), *st, *sys, *psi, *r, *sig, *arr;
 
 	if (!o)
 		return NULL;
@@ -605,14 +561,14 @@ cJSON *monitor_top_json(struct htm_manager *m)
 	st = cJSON_AddObjectToObject(o, "stress");
 	cJSON_AddStringToObject(st, "level", htm_stress_names[mon->stress.level]);
 	cJSON_AddNumberToObject(st, "for_s",
-				(double)(htm_now_mono() - mon->stress.since_ns) / 1e9);
+				(double)(htm_mono(mon->c) - mon->stress.since_ns) / 1e9);
 	cJSON_AddStringToObject(st, "reasons", mon->stress.reasons);
 	sig = cJSON_AddObjectToObject(st, "signals");
 	for (int s = 0; sig && s < HTM_SIG_COUNT; s++)
 		cJSON_AddNumberToObject(sig, htm_stress_signal_names[s], mon->signals[s]);
 
 	sys = cJSON_AddObjectToObject(o, "system");
-	if (m->sampler) {
+	if (mon->sampler) {
 		cJSON_AddNumberToObject(sys, "cpu_pct", mon->all_cpu_pct);
 		add_rq(sys, mon->all_p50_us, mon->all_p90_us, mon->all_p99_us);
 	}
@@ -626,35 +582,25 @@ cJSON *monitor_top_json(struct htm_manager *m)
 		cJSON_AddNumberToObject(r, "some_period_pct", mon->stall_some[res]);
 		cJSON_AddNumberToObject(r, "full_period_pct", mon->stall_full[res]);
 	}
-	q = cJSON_AddObjectToObject(o, "queue");
-	for (int p = 0; q && p < HTM_PRIO_COUNT; p++)
-		cJSON_AddNumberToObject(q, htm_priority_names[p], m->queue.len[p]);
 	arr = cJSON_AddArrayToObject(o, "cgroups");
-	if (arr) {
-		struct top_walk w = { .m = m, .arr = arr };
-
-		twalk_r(mon->tracked, tracked_json, &w);
-	}
-	cJSON_AddItemToObject(o, "events", m->recent_events
-				? cJSON_Duplicate(m->recent_events, true)
-				: cJSON_CreateArray());
+	if (arr)
+		twalk_r(mon->tracked, tracked_json, arr);
 	return o;
 }
 
-cJSON *monitor_status_json(struct htm_manager *m)
+cJSON *monitor_status_json(struct htm_monitor *mon)
 {
-	struct htm_monitor *mon = &m->mon;
 	const struct htm_sampler_info *info;
 	cJSON *o = cJSON_CreateObject(), *a, *t;
 
 	if (!o)
 		return NULL;
-	if (!m->sampler) {
+	if (!mon->sampler) {
 		cJSON_AddStringToObject(o, "state", "unavailable");
-		cJSON_AddStringToObject(o, "reason", m->sampler_error);
+		cJSON_AddStringToObject(o, "reason", mon->sampler_error);
 		cJSON_AddStringToObject(o, "fallback", "PSI only");
 	} else {
-		info = htm_sampler_info(m->sampler);
+		info = W(mon)->ops->sampler_info(W(mon));
 		cJSON_AddStringToObject(o, "state", "attached");
 		a = cJSON_AddArrayToObject(o, "programs");
 		for (int i = 0; a && i < info->nprograms; i++)
@@ -679,7 +625,7 @@ cJSON *monitor_status_json(struct htm_manager *m)
 				mon->reads ? (double)mon->read_ns_total / (double)mon->reads / 1e3 : 0);
 	a = cJSON_AddArrayToObject(o, "psi_triggers");
 	for (int res = 0; a && res < HTM_RES_COUNT; res++) {
-		if (mon->trigger[res].fd < 0)
+		if (!mon->trigger[res].watch)
 			continue;
 		t = cJSON_CreateObject();
 		cJSON_AddStringToObject(t, "resource", htm_resource_names[res]);
@@ -687,10 +633,10 @@ cJSON *monitor_status_json(struct htm_manager *m)
 		cJSON_AddNumberToObject(t, "fired", (double)mon->trigger[res].fired);
 		cJSON_AddItemToArray(a, t);
 	}
-	if (mon->taskstats)
+	if (mon->delays)
 		cJSON_AddStringToObject(o, "taskstats", "available");
 	else
-		cJSON_AddStringToObject(o, "taskstats", mon->taskstats_error);
+		cJSON_AddStringToObject(o, "taskstats", mon->delays_error);
 	cJSON_AddStringToObject(o, "stress", htm_stress_names[mon->stress.level]);
 	return o;
 }
@@ -707,23 +653,24 @@ static void add_delays(cJSON *o, const struct htm_delays *d)
 	cJSON_AddNumberToObject(x, "cpu_count", (double)d->cpu_count);
 }
 
-cJSON *monitor_usage_json(struct htm_manager *m, const struct htm_task *t)
+cJSON *monitor_usage_json(struct htm_monitor *mon, const struct htm_task *t)
 {
-	struct tracked_cg *tc = tracked_find(&m->mon, t->cgroup_id);
-	const struct task_run *run = t->runtime;
+	struct htm_world *w = W(mon);
+	struct tracked_cg *tc = tracked_find(mon, t->cgroup_id);
+	const struct htm_task_usage *u = t->usage;
 	const struct htm_cg_stats *tot;
 	struct htm_cg_stats fresh;
 	struct htm_delays live;
 	cJSON *o;
 
-	if (!run)
+	/* nothing ran yet: no usage */
+	if (!t->runtime && !u)
 		return cJSON_CreateNull();
 	/* without the sampler there is nothing measured to show */
-	tot = !m->sampler ? NULL : tc ? &tc->now
-		: run->usage.valid ? &run->usage.totals : NULL;
+	tot = !mon->sampler ? NULL : tc ? &tc->now
+		: u && u->valid ? &u->totals : NULL;
 	/* a running task is read now, not as of the last period */
-	if (tc && m->sampler &&
-	    htm_sampler_read_one(m->sampler, tc->cgid, &fresh) == 0)
+	if (tc && mon->sampler && w->ops->sampler_read_one(w, tc->cgid, &fresh) == 0)
 		tot = &fresh;
 	o = cJSON_CreateObject();
 	if (!o)
@@ -739,16 +686,16 @@ cJSON *monitor_usage_json(struct htm_manager *m, const struct htm_task *t)
 		cJSON_AddNumberToObject(o, "breaches", (double)tot->breaches);
 		cJSON_AddNumberToObject(o, "reclaim_ms", (double)tot->reclaim_ns / 1e6);
 		cJSON_AddNumberToObject(o, "oom_kills", (double)tot->oom_kills);
-	} else if (!m->sampler) {
-		cJSON_AddStringToObject(o, "sampler", m->sampler_error);
+	} else if (!mon->sampler) {
+		cJSON_AddStringToObject(o, "sampler", mon->sampler_error);
 	}
-	if (t->state == HTM_STATE_RUNNING && m->mon.taskstats && t->pid > 0 &&
-	    htm_taskstats_query(m->mon.taskstats, t->pid, &live) == 0)
+	if (t->state == HTM_STATE_RUNNING && mon->delays && t->pid > 0 &&
+	    w->ops->delays(w, t->pid, &live) == 0)
 		add_delays(o, &live);
-	else if (run->usage.has_delays)
-		add_delays(o, &run->usage.delays);
+	else if (u && u->has_delays)
+		add_delays(o, &u->delays);
 	else
-		cJSON_AddStringToObject(o, "delays", m->mon.taskstats ? "unavailable"
-							 : m->mon.taskstats_error);
+		cJSON_AddStringToObject(o, "delays", mon->delays ? "unavailable"
+							 : mon->delays_error);
 	return o;
 }

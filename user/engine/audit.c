@@ -1,11 +1,4 @@
 // SPDX-License-Identifier: MIT
-/*
- * `htmctl log`: queries over the journal and `--verify`. A scan can cover
- * millions of records, so it runs on the worker thread against the files,
- * up to the last record that was durable when the query came in; the
- * answer goes back on the loop. A peer that is not root sees only records
- * about itself or its own tasks.
- */
 #include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
@@ -14,13 +7,11 @@
 
 #include "htm/proto.h"
 
-#include "core/proto.h"
 #include "core/schema.h"
-#include "manager.h"
-#include "sys/log.h"
+#include "engine/audit.h"
 
 struct log_query {
-	struct htm_manager *m;
+	struct htm_audit *a;
 	struct htm_conn *conn;
 	/* filters */
 	uint64_t task;			/* 0: any */
@@ -32,13 +23,20 @@ struct log_query {
 	uint32_t peer_uid;
 	uint64_t *owned;		/* sorted ids of the peer's tasks (non-root) */
 	size_t nowned;
-	/* results, built on the worker thread */
+	/* results, built off the loop */
 	cJSON *records;			/* newest `limit` matches, oldest first */
 	uint64_t matched, scanned;
 	struct htm_journal_scan scan;
 	int err;
 	bool cancelled;			/* the client left while we worked */
 	LIST_ENTRY(log_query) link;
+};
+
+struct htm_audit {
+	struct htm_ctx *c;
+	htm_reply_fn reply;
+	void *data;
+	LIST_HEAD(, log_query) queries;
 };
 
 static int id_cmp(const void *a, const void *b)
@@ -80,7 +78,7 @@ static bool actor_is(const cJSON *b, const char *actor)
 	return (a && strcmp(a, actor) == 0) || (u && strcmp(u, actor) == 0);
 }
 
-/* On the worker thread. */
+/* Off the loop: touches only the query. */
 static int query_visit(void *ctx, const struct htm_rec *r)
 {
 	struct log_query *q = ctx;
@@ -116,21 +114,6 @@ static int query_visit(void *ctx, const struct htm_rec *r)
 	if (cJSON_GetArraySize(q->records) > (int)q->limit)
 		cJSON_DeleteItemFromArray(q->records, 0);
 	return 0;
-}
-
-static void query_work(void *arg)
-{
-	struct log_query *q = arg;
-	int r;
-
-	q->records = cJSON_CreateArray();
-	if (!q->records) {
-		q->err = -ENOMEM;
-		return;
-	}
-	r = htm_journal_scan(q->m->journal_dir, q->verify ? NULL : query_visit, q,
-			     &q->scan);
-	q->err = r == -ECANCELED ? 0 : r;
 }
 
 static cJSON *verify_json(const struct log_query *q)
@@ -169,7 +152,7 @@ static void query_free(struct log_query *q)
 static void query_done(void *arg)
 {
 	struct log_query *q = arg;
-	struct htm_manager *m = q->m;
+	struct htm_audit *a = q->a;
 	cJSON *r;
 
 	LIST_REMOVE(q, link);
@@ -177,11 +160,13 @@ static void query_done(void *arg)
 		query_free(q);
 		return;
 	}
+	if (q->err == -ECANCELED)
+		q->err = 0;
 	if (q->err < 0) {
 		char msg[128];
 
 		snprintf(msg, sizeof(msg), "reading the journal: %s", strerror(-q->err));
-		manager_reply(m, q->conn, htm_response_error(HTM_ERR_INTERNAL, msg));
+		a->reply(a->data, q->conn, htm_response_error(HTM_ERR_INTERNAL, msg));
 		query_free(q);
 		return;
 	}
@@ -194,35 +179,38 @@ static void query_done(void *arg)
 		cJSON_AddNumberToObject(r, "matched", (double)q->matched);
 		cJSON_AddNumberToObject(r, "scanned", (double)q->scanned);
 	}
-	manager_reply(m, q->conn, r);
+	a->reply(a->data, q->conn, r);
 	query_free(q);
 }
 
-void audit_conn_closed(struct htm_manager *m, struct htm_conn *c)
+void audit_conn_closed(struct htm_audit *a, struct htm_conn *conn)
 {
 	struct log_query *q;
 
-	LIST_FOREACH(q, &m->queries, link)
-		if (q->conn == c)
+	LIST_FOREACH(q, &a->queries, link)
+		if (q->conn == conn)
 			q->cancelled = true;
 }
 
-int audit_log(struct htm_manager *m, struct htm_conn *c,
-	      const struct htm_request *req, const char **code, char *err,
-	      size_t errlen)
+int audit_query(struct htm_audit *a, struct htm_conn *conn,
+		const struct htm_request *req, const char **code, char *err,
+		size_t errlen)
 {
-	const struct ucred *cred = htm_conn_cred(c);
+	struct htm_ctx *c = a->c;
+	struct htm_world *w = c->w;
+	const struct ucred *cred = w->ops->cred(conn);
 	struct log_query *q = calloc(1, sizeof(*q));
 	struct htm_task *t;
 	size_t n = 0;
 
 	*code = HTM_ERR_INTERNAL;
-	if (!q) {
+	if (!q || !(q->records = cJSON_CreateArray())) {
+		free(q);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	q->m = m;
-	q->conn = c;
+	q->a = a;
+	q->conn = conn;
 	q->task = req->id;
 	q->verify = req->verify;
 	q->limit = req->limit ? req->limit : 100;
@@ -230,26 +218,57 @@ int audit_log(struct htm_manager *m, struct htm_conn *c,
 	snprintf(q->actor, sizeof(q->actor), "%s", req->actor ? req->actor : "");
 	snprintf(q->type, sizeof(q->type), "%s", req->type ? req->type : "");
 	if (req->has_since)
-		q->since_ns = htm_now_real() > req->since_ns ? htm_now_real() - req->since_ns : 0;
+		q->since_ns = htm_real(c) > req->since_ns ? htm_real(c) - req->since_ns : 0;
 	/* the query sees what was durable when it came in */
-	q->upto = htm_journal_durable(m->journal);
+	q->upto = w->ops->journal_durable(w);
 	if (cred->uid != 0) {
-		q->owned = calloc(m->tasks.count + 1, sizeof(uint64_t));
+		q->owned = calloc(c->tasks.count + 1, sizeof(uint64_t));
 		if (!q->owned) {
-			free(q);
+			query_free(q);
 			snprintf(err, errlen, "out of memory");
 			return -ENOMEM;
 		}
-		TAILQ_FOREACH(t, &m->tasks.all, table_link)
+		TAILQ_FOREACH(t, &c->tasks.all, table_link)
 			if (t->uid == cred->uid)
 				q->owned[n++] = t->id;	/* ascending already */
 		q->nowned = n;
 	}
-	if (htm_worker_submit(m->worker, query_work, query_done, q) < 0) {
+	LIST_INSERT_HEAD(&a->queries, q, link);
+	if (w->ops->journal_query(w, c->journal_dir, q->verify ? NULL : query_visit, q,
+				  &q->scan, &q->err, query_done) < 0) {
+		LIST_REMOVE(q, link);
 		query_free(q);
 		snprintf(err, errlen, "cannot queue the query");
 		return -ENOMEM;
 	}
-	LIST_INSERT_HEAD(&m->queries, q, link);
 	return 0;
+}
+
+int audit_new(struct htm_audit **out, struct htm_ctx *c, htm_reply_fn reply,
+	      void *data)
+{
+	struct htm_audit *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return -ENOMEM;
+	a->c = c;
+	a->reply = reply;
+	a->data = data;
+	LIST_INIT(&a->queries);
+	*out = a;
+	return 0;
+}
+
+void audit_free(struct htm_audit *a)
+{
+	struct log_query *q;
+
+	if (!a)
+		return;
+	/* the world's worker is gone: nothing runs on these any more */
+	while ((q = LIST_FIRST(&a->queries))) {
+		LIST_REMOVE(q, link);
+		query_free(q);
+	}
+	free(a);
 }
